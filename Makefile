@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-unit test-integration venv kafka kafka-start kafka-stop clean
+
+$(STAMP): pyproject.toml
+	@echo "== creating $(VENV) and installing ticket-slo with its test tools"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Resolve the broker's jars from Maven Central (first run only), unless an external broker is used.
+kafka:
+ifndef KAFKA_BOOTSTRAP_SERVERS
+	python3 deploy/kafka/broker.py fetch
+endif
+
+## run: broker, topics, worker and simulator on this machine; Ctrl-C stops all of it
+run: venv kafka
+	$(BIN)/python deploy/run_local.py
+
+## test: the whole suite, integration tests against the real broker included
+test: venv kafka
+	$(BIN)/python -m pytest
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: venv kafka
+	$(BIN)/python -m pytest tests/integration
+
+kafka-start: kafka
+	python3 deploy/kafka/broker.py start
+
+kafka-stop:
+	python3 deploy/kafka/broker.py stop
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .hypothesis *.egg-info

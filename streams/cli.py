@@ -1,0 +1,126 @@
+"""The ``ticket-slo`` command line: the worker and the tools around it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Sequence
+
+from streams.settings import Settings, SettingsError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        return int(args.handler(args, settings) or 0)
+    except SettingsError as exc:
+        print(f"ticket-slo: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ticket-slo",
+        description="Watch support tickets against their first-response objectives, on Kafka.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    worker = commands.add_parser("worker", help="run the stream processor (Faust worker)")
+    worker.set_defaults(handler=_worker)
+
+    topics = commands.add_parser("topics", help="create the pipeline's topics and check partition counts")
+    topics.set_defaults(handler=_topics)
+
+    simulate = commands.add_parser("simulate", help="publish simulated ticket lifecycles to ticket-events")
+    simulate.add_argument("--rate", type=float, default=2.0, help="tickets opened per second (default 2)")
+    simulate.add_argument("--response-scale", type=float, default=20.0,
+                          help="mean seconds to first response (default 20)")
+    simulate.add_argument("--duration", type=float, default=0.0,
+                          help="seconds to run; 0 runs until interrupted (default 0)")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.set_defaults(handler=_simulate)
+
+    tail = commands.add_parser("tail", help="follow a pipeline topic in the terminal, one line per record")
+    tail.add_argument("topic", help="events, dlq or validated")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
+    tail.set_defaults(handler=_tail)
+    return parser
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.topics import ensure_topics
+    from streams.worker import run_worker
+
+    ensure_topics(settings)
+    return run_worker(settings)
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.topics import ensure_topics, pipeline_topics
+
+    created = ensure_topics(settings)
+    for spec in pipeline_topics(settings):
+        state = "created" if spec.name in created else "exists"
+        print(f"{spec.name}\t{spec.partitions} partitions\t{state}")
+    return 0
+
+
+def _tail(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.kafka_clients import make_consumer
+
+    topics = settings.topics.by_short_name()
+    if args.topic not in topics:
+        print(f"ticket-slo tail: unknown topic {args.topic!r}; choose one of {', '.join(topics)}",
+              file=sys.stderr)
+        return 2
+    consumer = make_consumer(settings, topics[args.topic], from_beginning=args.from_beginning)
+    try:
+        for record in consumer:
+            key = record.key.decode(errors="replace") if record.key else "-"
+            print(f"{record.partition}:{record.offset}\t{key}\t{record.value.decode(errors='replace')}",
+                  flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+    return 0
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.kafka_clients import make_producer
+    from streams.simulator import SimulatorConfig, TicketSimulator
+
+    config = SimulatorConfig(tickets_per_second=args.rate, response_scale=args.response_scale, seed=args.seed)
+    started = time.time()
+    simulator = TicketSimulator(config, start=started)
+    producer = make_producer(settings)
+    sent = 0
+    try:
+        while args.duration <= 0 or time.time() - started < args.duration:
+            for event in simulator.events_until(time.time()):
+                producer.send(settings.topics.events, key=str(event["ticket_id"]).encode(),
+                              value=json.dumps(event).encode())
+                sent += 1
+            producer.flush()
+            print(f"\rsimulator: {sent} events published to {settings.topics.events}", end="",
+                  file=sys.stderr, flush=True)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        producer.flush()
+        producer.close()
+        print(f"\nsimulator: stopped after {sent} events", file=sys.stderr)
+    return 0
+if __name__ == "__main__":
+    raise SystemExit(main())

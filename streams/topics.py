@@ -1,0 +1,101 @@
+"""Explicit creation and checking of the pipeline's topics.
+
+Faust joins an input topic with its table changelogs partition by partition, so every
+topic the tracker reads must have the same partition count. Creating them up front,
+and refusing to start when an existing one differs, turns a silent mis-join into a
+one-line error.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.settings import Settings
+
+__all__ = ["TopicSpec", "TopicMismatch", "pipeline_topics", "ensure_topics", "admin_client"]
+
+log = logging.getLogger(__name__)
+
+
+class TopicMismatch(RuntimeError):
+    """An existing topic has a partition count other than the one the pipeline needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def pipeline_topics(settings: Settings) -> list[TopicSpec]:
+    """The topics the worker reads and writes, all with the configured partition count."""
+    return [
+        TopicSpec(name, settings.partitions, settings.replication_factor)
+        for name in settings.topics.all()
+    ]
+
+
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_list,
+        client_id=f"{settings.app_id}-admin",
+        request_timeout_ms=30_000,
+    )
+
+
+def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
+    """Create the missing topics and check the partition count of existing ones.
+
+    Returns the names of the topics it created. Raises ``TopicMismatch`` naming the
+    topic and both counts when an existing topic cannot be joined with the others.
+    """
+    specs = pipeline_topics(settings) if specs is None else specs
+    admin = admin_client(settings)
+    try:
+        created: list[str] = []
+        for spec in specs:
+            count = _partition_count(admin, spec.name)
+            if count is None:
+                try:
+                    admin.create_topics(
+                        {
+                            spec.name: {
+                                "num_partitions": spec.partitions,
+                                "replication_factor": spec.replication_factor,
+                                "configs": spec.config,
+                            }
+                        },
+                        wait_for_metadata=True,
+                    )
+                    created.append(spec.name)
+                    log.info("created topic %s with %d partitions", spec.name, spec.partitions)
+                    continue
+                except TopicAlreadyExistsError:
+                    # Another worker created it between our look and our create.
+                    count = _partition_count(admin, spec.name)
+            if count != spec.partitions:
+                raise TopicMismatch(
+                    f"topic {spec.name!r} has {count} partitions but the pipeline needs "
+                    f"{spec.partitions} (TICKET_SLO_PARTITIONS); use another TICKET_SLO_TOPIC_PREFIX "
+                    f"or recreate the topic"
+                )
+        return created
+    except KafkaError as exc:
+        raise RuntimeError(f"cannot manage topics on {settings.bootstrap_servers}: {exc}") from exc
+    finally:
+        admin.close()
+
+
+def _partition_count(admin: KafkaAdminClient, topic: str) -> int | None:
+    """The topic's partition count, or None when it does not exist."""
+    names = set(admin.list_topics())
+    if topic not in names:
+        return None
+    (meta,) = admin.describe_topics([topic])
+    return len(meta["partitions"])

@@ -1,0 +1,80 @@
+"""A real ``ticket-slo worker`` process for integration tests, isolated by topic prefix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+READY_MARKER = "[^Worker]: Ready"
+
+
+class WorkerProcess:
+    """Starts the worker in its own process group with its own app id, topics and data dir."""
+
+    def __init__(self, bootstrap: str, workdir: Path, *, prefix: str | None = None,
+                 extra_env: dict[str, str] | None = None, partitions: int = 3) -> None:
+        self.prefix = prefix or f"t{uuid.uuid4().hex[:10]}-"
+        self.workdir = workdir
+        self.log_path = workdir / f"worker-{self.prefix}log"
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "TICKET_SLO_APP_ID": f"{self.prefix}ticket-slo",
+            "TICKET_SLO_TOPIC_PREFIX": self.prefix,
+            "TICKET_SLO_PARTITIONS": str(partitions),
+            "TICKET_SLO_DATA_DIR": str(workdir / f"data-{self.prefix}"),
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def start(self, timeout: float = 120.0) -> "WorkerProcess":
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_for_log(READY_MARKER, timeout)
+        return self
+
+    def wait_for_log(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log()[-4000:]}")
+            time.sleep(0.2)
+        raise AssertionError(f"worker did not log {text!r} within {timeout}s:\n{self.log()[-4000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """Stop the worker the way an operator would (SIGTERM), then make sure it is gone."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait(10)
+
+    def kill(self) -> None:
+        """Crash the worker: SIGKILL, no chance to commit or flush."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.env["TICKET_SLO_DATA_DIR"], ignore_errors=True)
