@@ -33,8 +33,8 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -49,7 +49,7 @@ MIN_JAVA = 17
 MIN_MAVEN = (3, 6, 3)
 STOP_GRACE_SECONDS = 30.0
 EXIT_NOT_RUNNING = 3
-EPHEMERAL_PREFIX = "kafka-dev-"
+EPHEMERAL_PREFIX = "kafka-"
 
 # Overridable with the environment variables that Kafka's own scripts use.
 DEFAULT_HEAP_OPTS = "-Xms256m -Xmx1g"
@@ -63,6 +63,9 @@ BROKER_JVM_FLAGS = [
 TOOL_JVM_FLAGS = ["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 class BrokerError(Exception):
@@ -83,9 +86,10 @@ def pom_kafka_version() -> str:
     """Return the kafka.version property declared in pom.xml."""
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
     node = ET.parse(POM).getroot().find("m:properties/m:kafka.version", ns)
-    if node is None or not (node.text or "").strip():
+    version = (node.text or "").strip() if node is not None else ""
+    if not version:
         raise BrokerError(f"{POM} does not define the kafka.version property")
-    return node.text.strip()
+    return version
 
 
 def find_java() -> str:
@@ -232,11 +236,11 @@ class RunDir:
     def clear(self) -> None:
         """Forget the process and delete its throw-away data dir, if any."""
         ephemeral = self.ephemeral_data_dir()
+        for path in (self.pid_file, self.bootstrap_file, self.ephemeral_file):
+            path.unlink(missing_ok=True)
         if ephemeral is not None:
             shutil.rmtree(ephemeral, ignore_errors=True)
             info(f"removed throw-away data dir {ephemeral}")
-        for path in (self.pid_file, self.bootstrap_file, self.ephemeral_file):
-            path.unlink(missing_ok=True)
 
     def ephemeral_data_dir(self) -> Path | None:
         """Return the throw-away data dir of this broker, if it has one."""
@@ -304,6 +308,21 @@ def terminate(pid: int, grace: float = STOP_GRACE_SECONDS) -> bool:
     return False
 
 
+def wait_reaped(pid: int, timeout: float = 5.0) -> None:
+    """Give init a moment to reap the exited broker, so that `ps` no longer lists it.
+
+    The broker outlives the `start` that forked it, so its parent is init (or a
+    subreaper); some minimal container inits reap only every second or so.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+
+
 # --------------------------------------------------------------------------
 # Broker configuration and storage
 # --------------------------------------------------------------------------
@@ -313,7 +332,8 @@ def free_port() -> int:
     """Return a currently unused TCP port on the loopback interface."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def check_port_free(port: int) -> None:
@@ -322,7 +342,8 @@ def check_port_free(port: int) -> None:
         try:
             sock.bind((LOOPBACK, port))
         except OSError as error:
-            raise BrokerError(f"port {LOOPBACK}:{port} is not available: {error.strerror}") from None
+            message = f"port {LOOPBACK}:{port} is not available: {error.strerror}"
+            raise BrokerError(message) from None
 
 
 def choose_ports(port: int | None, controller_port: int | None) -> tuple[int, int]:
@@ -474,7 +495,7 @@ def broker_ready(port: int) -> bool:
                 return False
             # topics = null (all), allow_auto_topic_creation = false
             body = kafka_request(sock, API_METADATA, 4, 2, struct.pack(">ib", -1, 0))
-            _throttle_ms, broker_count = struct.unpack_from(">ii", body)
+            broker_count: int = struct.unpack_from(">ii", body)[1]  # after throttle_time_ms
             return broker_count > 0
     except (OSError, struct.error):
         return False
@@ -532,6 +553,19 @@ def launch(java: str, kafka_version: str, run: RunDir) -> subprocess.Popen[bytes
         )
 
 
+def prepare_data_dir(run: RunDir, requested: Path | None) -> Path:
+    """Return the broker's data dir: `requested`, or a new throw-away temp dir."""
+    if requested is None:
+        data_dir = Path(tempfile.mkdtemp(prefix=f"{EPHEMERAL_PREFIX}{run.name}-"))
+        run.ephemeral_file.write_text(f"{data_dir}\n")
+        info(f"data: {data_dir} (throw-away, removed by stop)")
+    else:
+        data_dir = requested.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        info(f"data: {data_dir} (kept across restarts)")
+    return data_dir
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     """`fetch`: resolve the jars of the chosen Kafka version."""
     target = fetch(args.kafka_version)
@@ -555,8 +589,9 @@ def cmd_start(args: argparse.Namespace) -> int:
             info(f"broker '{run.name}' already running at {bootstrap} (pid {pid})")
             print(bootstrap)
             return 0
-        if pid is not None:  # Alive but never became ready: replace it.
-            info(f"broker '{run.name}' (pid {pid}) never became ready: stopping it")
+        if pid is not None:  # Alive, but its start never completed: replace it.
+            info(f"broker '{run.name}' (pid {pid}) was left by an interrupted start: "
+                 "stopping it")
             terminate(pid)
         if run.has_stale_state():
             info(f"cleaning up after broker '{run.name}', which is no longer running")
@@ -566,30 +601,21 @@ def cmd_start(args: argparse.Namespace) -> int:
         java = find_java()
         fetch(args.kafka_version)
         port, controller_port = choose_ports(args.port, args.controller_port)
-        if args.data_dir is None:
-            data_dir = Path(tempfile.mkdtemp(prefix=f"{EPHEMERAL_PREFIX}{run.name}-"))
-            run.ephemeral_file.write_text(f"{data_dir}\n")
-            info(f"data: {data_dir} (throw-away, removed by stop)")
-        else:
-            data_dir = args.data_dir.resolve()
-            data_dir.mkdir(parents=True, exist_ok=True)
-            info(f"data: {data_dir} (kept across restarts)")
-        run.props_file.write_text(server_properties(port, controller_port, data_dir))
-
+        bootstrap = f"{LOOPBACK}:{port}"
+        process: subprocess.Popen[bytes] | None = None
         try:
+            data_dir = prepare_data_dir(run, args.data_dir)
+            run.props_file.write_text(server_properties(port, controller_port, data_dir))
             if not is_formatted(data_dir):
                 format_storage(java, args.kafka_version, run.props_file)
             process = launch(java, args.kafka_version, run)
             run.pid_file.write_text(f"{process.pid}\n")
-            bootstrap = f"{LOOPBACK}:{port}"
             info(f"starting Kafka {args.kafka_version} broker '{run.name}' on {bootstrap} "
                  f"(pid {process.pid}, log {run.log_file})")
-            try:
-                wait_until_ready(process, port, run.log_file, args.timeout)
-            except BrokerError:
+            wait_until_ready(process, port, run.log_file, args.timeout)
+        except BaseException:  # Including Ctrl-C: leave nothing half-started behind.
+            if process is not None:
                 terminate(process.pid, grace=5.0)
-                raise
-        except BrokerError:
             run.clear()
             raise
         run.bootstrap_file.write_text(f"{bootstrap}\n")
@@ -611,6 +637,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         else:
             started = time.monotonic()
             clean = terminate(pid)
+            wait_reaped(pid)
             how = "stopped" if clean else "killed"
             info(f"{how} broker '{run.name}' (pid {pid}) in {time.monotonic() - started:.1f} s")
         run.clear()
@@ -649,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, *, named: bool = True,
+    def add(name: str, handler: Handler, help_text: str, *, named: bool = True,
             versioned: bool = False) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
@@ -686,7 +713,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "kafka_version", "") is None:
             args.kafka_version = pom_kafka_version()
-        return args.handler(args)
+        handler: Handler = args.handler
+        return handler(args)
     except BrokerError as error:
         info(f"error: {error}")
         return 1
