@@ -11,6 +11,8 @@ __all__ = ["register_agents"]
 
 def register_agents(app: faust.App, settings: Settings) -> None:
     """Attach every agent of the pipeline to ``app``."""
+    from agents.progress import ProgressLog
     from agents.validate import register_validator
 
-    register_validator(app, settings)
+    progress = ProgressLog(app)
+    register_validator(app, settings, progress)

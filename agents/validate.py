@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import time
+from datetime import datetime, timezone
 
 import faust
 
+from schemas.outputs import DeadLetter
 from schemas.validation import InvalidEvent, parse_event
-from streams.dead_letters import kafka_dead_letter
+from agents.progress import ProgressLog
 from streams.settings import Settings
 
 __all__ = ["register_validator"]
 
 
-def register_validator(app: faust.App, settings: Settings) -> None:
+def register_validator(app: faust.App, settings: Settings, progress: ProgressLog) -> None:
     names = settings.topics
     events = app.topic(names.events, key_type=bytes, value_type=bytes)
     validated = app.topic(names.validated, key_type=bytes, value_type=bytes)
@@ -26,9 +27,14 @@ def register_validator(app: faust.App, settings: Settings) -> None:
             try:
                 ticket_event = parse_event(message.value, message.key)
             except InvalidEvent as invalid:
-                record = kafka_dead_letter(invalid, message.value, message.key, message.topic,
-                                           message.partition, message.offset, time.time())
-                await dead_letters.send(key=message.key, value=record)
+                letter = DeadLetter.of(
+                    invalid.reason, invalid.detail, message.value, message.key,
+                    datetime.now(timezone.utc),
+                    topic=message.topic, partition=message.partition, offset=message.offset,
+                )
+                await dead_letters.send(key=message.key, value=letter.model_dump_json().encode())
+                progress.add(f"dead-lettered ({invalid.reason})")
                 continue
             await validated.send(key=ticket_event.ticket_id.encode(),
                                  value=ticket_event.model_dump_json().encode())
+            progress.add("valid")

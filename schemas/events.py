@@ -96,7 +96,7 @@ class BaseTicketEvent(BaseModel):
 class TicketOpened(BaseTicketEvent):
     """Starts the first-response clock. ``title`` is optional: the SLO does not need it."""
 
-    type: Literal["ticket.opened"] = "ticket.opened"
+    type: Literal["ticket.opened"]
     priority: Priority
     customer_id: _Name
     plan: _Name = "default"
@@ -107,54 +107,54 @@ class TicketOpened(BaseTicketEvent):
 class TicketPriorityChanged(BaseTicketEvent):
     """Recomputes the target from the original start (rule 3)."""
 
-    type: Literal["ticket.priority_changed"] = "ticket.priority_changed"
+    type: Literal["ticket.priority_changed"]
     priority: Priority
 
 
 class TicketAcknowledged(BaseTicketEvent):
     """A first response: stops the clock."""
 
-    type: Literal["ticket.acknowledged"] = "ticket.acknowledged"
+    type: Literal["ticket.acknowledged"]
     by: _Name | None = None
 
 
 class TicketAssigned(BaseTicketEvent):
     """Informational for the SLO: assignment is not a response."""
 
-    type: Literal["ticket.assigned"] = "ticket.assigned"
+    type: Literal["ticket.assigned"]
     assignee: _Name
 
 
 class TicketStatusChanged(BaseTicketEvent):
     """Informational for the SLO: only the typed stop events stop the clock."""
 
-    type: Literal["ticket.status_changed"] = "ticket.status_changed"
+    type: Literal["ticket.status_changed"]
     status: _Name
 
 
 class TicketEtaReported(BaseTicketEvent):
     """Informational for the SLO."""
 
-    type: Literal["ticket.eta_reported"] = "ticket.eta_reported"
+    type: Literal["ticket.eta_reported"]
     eta: Rfc3339
 
 
 class TicketResolved(BaseTicketEvent):
     """Stops the clock if nobody acknowledged first."""
 
-    type: Literal["ticket.resolved"] = "ticket.resolved"
+    type: Literal["ticket.resolved"]
 
 
 class TicketReopened(BaseTicketEvent):
     """Does not restart the clock (rule 8)."""
 
-    type: Literal["ticket.reopened"] = "ticket.reopened"
+    type: Literal["ticket.reopened"]
 
 
 class TicketClosed(BaseTicketEvent):
     """Stops the clock if still running and retires the ticket's state."""
 
-    type: Literal["ticket.closed"] = "ticket.closed"
+    type: Literal["ticket.closed"]
 
 
 TicketEvent = Annotated[

@@ -18,6 +18,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python narrates every connection at INFO; the user needs its warnings only.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
         return int(args.handler(args, settings) or 0)
@@ -105,6 +107,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     simulator = TicketSimulator(config, start=started)
     producer = make_producer(settings)
     sent = 0
+    next_report = started + 10.0
     try:
         while args.duration <= 0 or time.time() - started < args.duration:
             for event in simulator.events_until(time.time()):
@@ -112,15 +115,17 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
                               value=json.dumps(event).encode())
                 sent += 1
             producer.flush()
-            print(f"\rsimulator: {sent} events published to {settings.topics.events}", end="",
-                  file=sys.stderr, flush=True)
+            if time.time() >= next_report:
+                print(f"simulator: {sent} events published to {settings.topics.events}",
+                      file=sys.stderr, flush=True)
+                next_report += 10.0
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
         producer.flush()
         producer.close()
-        print(f"\nsimulator: stopped after {sent} events", file=sys.stderr)
+        print(f"simulator: stopped after {sent} events", file=sys.stderr)
     return 0
 if __name__ == "__main__":
     raise SystemExit(main())

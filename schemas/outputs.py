@@ -1,0 +1,212 @@
+"""Output events: breaches, retractions, warnings, outcomes and dead letters.
+
+All outputs are keyed by ticket id and serialised with ``model_dump_json()``: field
+order is the class order, timestamps are RFC 3339 in UTC with a ``Z`` suffix, so the
+same engine input always produces byte-identical output (replay is diffable, and
+at-least-once redelivery produces exact duplicates that consumers can drop).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Final, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+
+from schemas.events import Priority
+from schemas.objectives import Objective
+
+__all__ = [
+    "UtcTimestamp",
+    "format_utc",
+    "breach_id",
+    "BREACH_ID_NAMESPACE",
+    "SloBreached",
+    "SloBreachRetracted",
+    "SloAtRisk",
+    "SloCompleted",
+    "DeadLetter",
+    "Encoding",
+    "encode_payload",
+    "OUTPUT_MODELS",
+]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+def format_utc(value: datetime) -> str:
+    """``2024-05-01T09:30:00Z`` (microseconds only when non-zero): one spelling for UTC."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+#: An aware timestamp, normalised to UTC and written with ``Z``.
+UtcTimestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+#: Fixed namespace so that breach ids are stable across processes and releases.
+BREACH_ID_NAMESPACE: Final[uuid.UUID] = uuid.UUID("6f1c9a52-3b8e-5d47-9a0e-2c4b7f1d8e63")
+
+
+def breach_id(ticket_id: str, objective: str, cycle: int = 1) -> str:
+    """Deterministic id of one breach: the retraction and any redelivery carry the same id.
+
+    ``cycle`` stays 1 because a reopen does not restart the clock; it is in the id so
+    that a future rule that does restart it gets distinct ids for free.
+    """
+    if cycle < 1:
+        raise ValueError(f"breach cycle must be >= 1, got {cycle}")
+    return str(uuid.uuid5(BREACH_ID_NAMESPACE, f"{ticket_id}\x1f{objective}\x1f{cycle}"))
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_serialization_defaults_required=True,
+    )
+
+
+class SloBreached(_Output):
+    """The clock passed the deadline with no first response (rule 4)."""
+
+    type: Literal["slo.breached"] = "slo.breached"
+    breach_id: str
+    ticket_id: str
+    objective: Objective
+    priority: Priority
+    plan: str
+    customer_id: str
+    account_manager: str | None = None
+    started_at: UtcTimestamp
+    deadline: UtcTimestamp
+    target_seconds: float
+    detected_at: UtcTimestamp
+
+
+class SloBreachRetracted(_Output):
+    """A late stop event shows the response was in time after all (rule 6)."""
+
+    type: Literal["slo.breach_retracted"] = "slo.breach_retracted"
+    breach_id: str
+    ticket_id: str
+    objective: Objective
+    priority: Priority
+    plan: str
+    customer_id: str
+    deadline: UtcTimestamp
+    stopped_at: UtcTimestamp
+    detected_at: UtcTimestamp
+
+
+class SloAtRisk(_Output):
+    """The clock passed a ``warn_at`` fraction of the target (rule 5)."""
+
+    type: Literal["slo.at_risk"] = "slo.at_risk"
+    ticket_id: str
+    objective: Objective
+    priority: Priority
+    plan: str
+    customer_id: str
+    threshold: float
+    deadline: UtcTimestamp
+    remaining_seconds: float
+    detected_at: UtcTimestamp
+
+
+class SloCompleted(_Output):
+    """The one outcome of an objective for a ticket (rule 2)."""
+
+    type: Literal["slo.completed"] = "slo.completed"
+    ticket_id: str
+    objective: Objective
+    priority: Priority
+    plan: str
+    customer_id: str
+    started_at: UtcTimestamp
+    stopped_at: UtcTimestamp
+    elapsed_seconds: float
+    target_seconds: float
+    met: bool
+
+
+Encoding = Literal["utf-8", "base64"]
+
+
+def encode_payload(raw: bytes | str | None) -> tuple[str | None, Encoding | None]:
+    """Text as is when it is UTF-8, base64 otherwise, so a dead letter keeps every byte."""
+    if raw is None:
+        return None, None
+    if isinstance(raw, str):
+        return raw, "utf-8"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), "base64"
+
+
+class DeadLetter(_Output):
+    """An input we could not use, with enough context to find and replay it.
+
+    Live records name ``topic``/``partition``/``offset``; replay names ``source`` as
+    ``FILE:LINE`` instead.
+    """
+
+    reason: str
+    error: str
+    value: str | None = None
+    value_encoding: Encoding | None = None
+    key: str | None = None
+    key_encoding: Encoding | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    source: str | None = None
+    detected_at: UtcTimestamp
+
+    @classmethod
+    def of(
+        cls,
+        reason: str,
+        error: str,
+        value: bytes | str | None,
+        key: bytes | str | None,
+        detected_at: datetime,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        source: str | None = None,
+    ) -> DeadLetter:
+        """Build a dead letter from the raw value and key, encoding each as needed."""
+        value_text, value_encoding = encode_payload(value)
+        key_text, key_encoding = encode_payload(key)
+        return cls(
+            reason=reason,
+            error=error,
+            value=value_text,
+            value_encoding=value_encoding,
+            key=key_text,
+            key_encoding=key_encoding,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            source=source,
+            detected_at=detected_at,
+        )
+
+
+OUTPUT_MODELS: Final[tuple[type[_Output], ...]] = (
+    SloBreached,
+    SloBreachRetracted,
+    SloAtRisk,
+    SloCompleted,
+    DeadLetter,
+)
