@@ -1,0 +1,1 @@
+"""The SLO engine and the stream topology around it."""
