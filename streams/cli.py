@@ -10,6 +10,7 @@ import time
 from typing import Sequence
 
 from streams.settings import Settings, SettingsError
+from streams.topics import TopicsError
 
 __all__ = ["main"]
 
@@ -25,6 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args, settings) or 0)
     except SettingsError as exc:
         print(f"ticket-slo: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except TopicsError as exc:
+        print(f"ticket-slo: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

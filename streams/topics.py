@@ -16,12 +16,16 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.settings import Settings
 
-__all__ = ["TopicSpec", "TopicMismatch", "pipeline_topics", "ensure_topics", "admin_client"]
+__all__ = ["TopicSpec", "TopicsError", "TopicMismatch", "pipeline_topics", "ensure_topics", "admin_client"]
 
 log = logging.getLogger(__name__)
 
 
-class TopicMismatch(RuntimeError):
+class TopicsError(RuntimeError):
+    """The pipeline's topics cannot be created or used; the message says which and why."""
+
+
+class TopicMismatch(TopicsError):
     """An existing topic has a partition count other than the one the pipeline needs."""
 
 
@@ -46,6 +50,7 @@ def admin_client(settings: Settings) -> KafkaAdminClient:
         bootstrap_servers=settings.bootstrap_list,
         client_id=f"{settings.app_id}-admin",
         request_timeout_ms=30_000,
+        bootstrap_timeout_ms=15_000,
     )
 
 
@@ -56,7 +61,10 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
     topic and both counts when an existing topic cannot be joined with the others.
     """
     specs = pipeline_topics(settings) if specs is None else specs
-    admin = admin_client(settings)
+    try:
+        admin = admin_client(settings)
+    except KafkaError as exc:
+        raise TopicsError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
     try:
         created: list[str] = []
         for spec in specs:
@@ -87,7 +95,7 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
                 )
         return created
     except KafkaError as exc:
-        raise RuntimeError(f"cannot manage topics on {settings.bootstrap_servers}: {exc}") from exc
+        raise TopicsError(f"cannot manage topics on {settings.bootstrap_servers}: {exc}") from exc
     finally:
         admin.close()
 
