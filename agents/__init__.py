@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import faust
 
+from schemas.policy import Policy
 from streams.settings import Settings
 
 __all__ = ["register_agents"]
 
 
-def register_agents(app: faust.App, settings: Settings) -> None:
-    """Attach every agent of the pipeline to ``app``."""
+def register_agents(app: faust.App, settings: Settings, policy: Policy) -> None:
+    """Attach every agent and timer of the pipeline to ``app``."""
     from agents.progress import ProgressLog
-    from agents.validate import register_validator
+    from agents.tracker import register_tracker
 
     progress = ProgressLog(app)
-    register_validator(app, settings, progress)
+    register_tracker(app, settings, policy, progress)

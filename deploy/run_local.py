@@ -57,6 +57,8 @@ def main() -> int:
     bootstrap, own_broker = start_broker()
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     env.setdefault("TICKET_SLO_DATA_DIR", str(REPO / ".data" / "worker"))
+    # Seconds-scale targets, so the simulated tickets warn and breach while you watch.
+    env.setdefault("TICKET_SLO_POLICY", str(REPO / "deploy" / "demo-policy.yaml"))
     children: list[subprocess.Popen[bytes]] = []
     interrupted: list[int] = []
     # The children get Ctrl-C from the terminal too; we wait for them, then tidy up.
@@ -67,7 +69,9 @@ def main() -> int:
         children.append(subprocess.Popen([*TICKET_SLO, "worker"], env=env, cwd=REPO))
         children.append(subprocess.Popen([*TICKET_SLO, "simulate"], env=env, cwd=REPO))
         say(f"broker at {bootstrap}; worker and simulator running")
-        say(f"watch the pipeline: .venv/bin/ticket-slo tail validated   (or: tail dlq)")
+        say(f"policy: {env['TICKET_SLO_POLICY']}")
+        say(f"watch it: KAFKA_BOOTSTRAP_SERVERS={bootstrap} .venv/bin/ticket-slo tail breaches"
+            "   (or warnings, outcomes, dlq)")
         say("press Ctrl-C to stop everything")
         while not interrupted:
             exited = [c for c in children if c.poll() is not None]

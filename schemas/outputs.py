@@ -92,7 +92,12 @@ class SloBreached(_Output):
 
 
 class SloBreachRetracted(_Output):
-    """A late stop event shows the response was in time after all (rule 6)."""
+    """A late event shows the objective was not breached after all (rule 6).
+
+    Usually a late stop (``stopped_at`` is its time). A late priority change that
+    moved the deadline past the clock also retracts; then ``stopped_at`` is null and
+    the clock keeps running against the new ``deadline``.
+    """
 
     type: Literal["slo.breach_retracted"] = "slo.breach_retracted"
     breach_id: str
@@ -102,7 +107,7 @@ class SloBreachRetracted(_Output):
     plan: str
     customer_id: str
     deadline: UtcTimestamp
-    stopped_at: UtcTimestamp
+    stopped_at: UtcTimestamp | None
     detected_at: UtcTimestamp
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import faust
 
+from schemas.policy import Policy
 from streams.settings import Settings
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings, policy: Policy) -> faust.App:
     """Build the Faust app and register the pipeline's agents on it."""
     app = faust.App(
         settings.app_id,
@@ -37,5 +38,5 @@ def create_app(settings: Settings) -> faust.App:
     )
     from agents import register_agents
 
-    register_agents(app, settings)
+    register_agents(app, settings, policy)
     return app

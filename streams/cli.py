@@ -7,10 +7,16 @@ import json
 import logging
 import sys
 import time
-from typing import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence, TextIO
 
+from schemas.policy import PolicyError
 from streams.settings import Settings, SettingsError
 from streams.topics import TopicsError
+
+if TYPE_CHECKING:
+    from schemas.policy import Policy
 
 __all__ = ["main"]
 
@@ -27,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"ticket-slo: bad setting: {exc}", file=sys.stderr)
         return 2
+    except PolicyError as exc:
+        print(f"ticket-slo: bad policy: {exc}", file=sys.stderr)
+        return 2
     except TopicsError as exc:
         print(f"ticket-slo: {exc}", file=sys.stderr)
         return 2
@@ -42,7 +51,25 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     worker = commands.add_parser("worker", help="run the stream processor (Faust worker)")
+    worker.add_argument("--policy", type=Path, help="SLO policy file (default: $TICKET_SLO_POLICY or the shipped one)")
     worker.set_defaults(handler=_worker)
+
+    replay = commands.add_parser(
+        "replay", help="run the engine over a JSON-lines file of events, no Kafka; outputs on stdout")
+    replay.add_argument("events", help="file of events, one JSON object per line ('-' for stdin)")
+    replay.add_argument("--policy", type=Path, help="SLO policy file (default: $TICKET_SLO_POLICY or the shipped one)")
+    replay.add_argument("--until", type=_timestamp, help="RFC 3339 time to advance the clock to at the end")
+    replay.add_argument("--dead-letters", type=Path,
+                        help="write dead-letter records to this file (default: stderr)")
+    replay.set_defaults(handler=_replay)
+
+    publish = commands.add_parser("publish", help="publish a JSON-lines file of events to ticket-events")
+    publish.add_argument("events", type=Path, help="file of events, one JSON object per line")
+    publish.set_defaults(handler=_publish)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of every input and output")
+    schema.add_argument("--out", type=Path, help="write one NAME.schema.json file per schema into this directory")
+    schema.set_defaults(handler=_schema)
 
     topics = commands.add_parser("topics", help="create the pipeline's topics and check partition counts")
     topics.set_defaults(handler=_topics)
@@ -57,18 +84,78 @@ def _parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=_simulate)
 
     tail = commands.add_parser("tail", help="follow a pipeline topic in the terminal, one line per record")
-    tail.add_argument("topic", help="events, dlq or validated")
+    tail.add_argument("topic", help="breaches, warnings, outcomes, dlq or events")
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
     tail.set_defaults(handler=_tail)
     return parser
+
+
+def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
+    from schemas.policy import DEFAULT_POLICY_PATH, load_policy
+
+    return load_policy(args.policy or settings.policy_path or DEFAULT_POLICY_PATH)
+
+
+def _timestamp(text: str) -> float:
+    """An RFC 3339 time with an explicit offset, as epoch seconds (for ``--until``)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (e.g. add Z or +01:00)")
+    return moment.timestamp()
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.topics import ensure_topics
     from streams.worker import run_worker
 
+    policy = _policy(args, settings)
     ensure_topics(settings)
-    return run_worker(settings)
+    return run_worker(settings, policy)
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.replay import replay
+
+    policy = _policy(args, settings)
+    dead_letters: TextIO = args.dead_letters.open("w", encoding="utf-8") if args.dead_letters else sys.stderr
+    source = sys.stdin if args.events == "-" else open(args.events, encoding="utf-8", errors="surrogateescape")
+    try:
+        with source:
+            summary = replay(source, "stdin" if args.events == "-" else args.events, policy,
+                             sys.stdout, dead_letters, until=args.until,
+                             orphan_timeout=settings.orphan_timeout)
+    except OSError as exc:
+        print(f"ticket-slo replay: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if args.dead_letters:
+            dead_letters.close()
+    sys.stdout.flush()
+    print("replay: " + ", ".join(f"{k} {v}" for k, v in summary.as_dict().items()), file=sys.stderr)
+    return 0
+
+
+def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.publish import publish_file
+
+    return publish_file(args.events, settings)
+
+
+def _schema(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas.export import json_schemas
+
+    schemas = json_schemas()
+    if args.out is None:
+        print(json.dumps(schemas, indent=2, sort_keys=True))
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, schema in schemas.items():
+        (args.out / f"{name}.schema.json").write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {len(schemas)} schemas to {args.out}", file=sys.stderr)
+    return 0
 
 
 def _topics(args: argparse.Namespace, settings: Settings) -> int:

@@ -22,6 +22,10 @@ ENVIRONMENT: dict[str, str] = {
     "TICKET_SLO_REPLICATION_FACTOR": "replication factor of the topics the worker creates",
     "TICKET_SLO_DATA_DIR": "directory for the worker's local data (table stores)",
     "TICKET_SLO_LOG_LEVEL": "log level of the worker (debug, info, warning, error)",
+    "TICKET_SLO_POLICY": "path of the SLO policy file (YAML); the shipped default when unset",
+    "TICKET_SLO_BREACH_GRACE": "seconds the live clock waits after a deadline before a breach fires",
+    "TICKET_SLO_TICK_INTERVAL": "seconds between clock ticks to each owned partition",
+    "TICKET_SLO_ORPHAN_TIMEOUT": "seconds an event of a never-opened ticket waits before going to the dead-letter topic",
 }
 
 
@@ -35,22 +39,34 @@ class TopicNames:
 
     events: str
     dead_letters: str
-    validated: str
+    breaches: str
+    warnings: str
+    outcomes: str
+    clock: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> "TopicNames":
         return cls(
             events=f"{prefix}ticket-events",
             dead_letters=f"{prefix}ticket-events-dlq",
-            validated=f"{prefix}ticket-events-validated",
+            breaches=f"{prefix}ticket-slo-breaches",
+            warnings=f"{prefix}ticket-slo-warnings",
+            outcomes=f"{prefix}ticket-slo-outcomes",
+            clock=f"{prefix}ticket-slo-clock",
         )
 
     def all(self) -> list[str]:
-        return [self.events, self.dead_letters, self.validated]
+        return [self.events, self.dead_letters, self.breaches, self.warnings, self.outcomes, self.clock]
 
     def by_short_name(self) -> dict[str, str]:
-        """Names users type on the command line (``ticket-slo tail dlq``) → topic names."""
-        return {"events": self.events, "dlq": self.dead_letters, "validated": self.validated}
+        """Names users type on the command line (``ticket-slo tail breaches``) → topic names."""
+        return {
+            "breaches": self.breaches,
+            "warnings": self.warnings,
+            "outcomes": self.outcomes,
+            "dlq": self.dead_letters,
+            "events": self.events,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +80,10 @@ class Settings:
     replication_factor: int = 1
     data_dir: Path = field(default_factory=lambda: Path(".data"))
     log_level: str = "info"
+    policy_path: Path | None = None
+    breach_grace: float = 1.0
+    tick_interval: float = 0.25
+    orphan_timeout: float = 86400.0
 
     @property
     def topics(self) -> TopicNames:
@@ -86,6 +106,10 @@ class Settings:
             replication_factor=_positive_int(env, "TICKET_SLO_REPLICATION_FACTOR", defaults.replication_factor),
             data_dir=Path(env.get("TICKET_SLO_DATA_DIR", str(defaults.data_dir))),
             log_level=_log_level(env, defaults.log_level),
+            policy_path=Path(env["TICKET_SLO_POLICY"]) if env.get("TICKET_SLO_POLICY") else None,
+            breach_grace=_seconds(env, "TICKET_SLO_BREACH_GRACE", defaults.breach_grace, allow_zero=True),
+            tick_interval=_seconds(env, "TICKET_SLO_TICK_INTERVAL", defaults.tick_interval),
+            orphan_timeout=_seconds(env, "TICKET_SLO_ORPHAN_TIMEOUT", defaults.orphan_timeout),
         )
 
 
@@ -99,6 +123,20 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
     if value < 1:
         raise SettingsError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
+    if value < 0 or (value == 0 and not allow_zero) or value != value or value == float("inf"):
+        raise SettingsError(f"{name}={raw!r} must be a {'non-negative' if allow_zero else 'positive'} "
+                            f"finite number of seconds")
     return value
 
 

@@ -20,6 +20,9 @@ __all__ = ["TopicSpec", "TopicsError", "TopicMismatch", "pipeline_topics", "ensu
 
 log = logging.getLogger(__name__)
 
+#: Clock ticks only matter for a moment: keep an hour, never compact.
+CLOCK_TOPIC_CONFIG: dict[str, str] = {"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"}
+
 
 class TopicsError(RuntimeError):
     """The pipeline's topics cannot be created or used; the message says which and why."""
@@ -39,10 +42,11 @@ class TopicSpec:
 
 def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     """The topics the worker reads and writes, all with the configured partition count."""
-    return [
-        TopicSpec(name, settings.partitions, settings.replication_factor)
-        for name in settings.topics.all()
-    ]
+    specs = []
+    for name in settings.topics.all():
+        config = CLOCK_TOPIC_CONFIG if name == settings.topics.clock else {}
+        specs.append(TopicSpec(name, settings.partitions, settings.replication_factor, dict(config)))
+    return specs
 
 
 def admin_client(settings: Settings) -> KafkaAdminClient:

@@ -1,0 +1,101 @@
+"""The SLO tracker: the single writer of per-ticket state, fed by events and clock ticks.
+
+One agent (concurrency 1) consumes ``ticket-events`` and the internal clock topic,
+which have the same partition count, so each partition's events, ticks and table
+changelog are handled by one worker, in one place, in order. Events are validated
+here (failures go to the dead-letter topic with the reason) and applied to the
+partition's engine; ticks advance its clock to wall time minus the breach grace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import faust
+
+from agents.partition_engines import PartitionEngines, TableStore
+from agents.progress import ProgressLog
+from schemas.outputs import DeadLetter
+from schemas.policy import Policy
+from schemas.validation import InvalidEvent, parse_event
+from streams.emission import Emission, EventSource
+from streams.engine import SloEngine
+from streams.settings import Settings
+
+__all__ = ["register_tracker", "TABLE_NAME"]
+
+log = logging.getLogger(__name__)
+
+TABLE_NAME = "tickets"
+
+
+def register_tracker(app: faust.App, settings: Settings, policy: Policy, progress: ProgressLog) -> None:
+    names = settings.topics
+    raw = {"key_type": bytes, "value_type": bytes}
+    source = app.topic(names.events, names.clock, **raw)
+    clock = app.topic(names.clock, **raw)
+    outputs = {
+        "breach": app.topic(names.breaches, **raw),
+        "warning": app.topic(names.warnings, **raw),
+        "outcome": app.topic(names.outcomes, **raw),
+        "dead_letter": app.topic(names.dead_letters, **raw),
+    }
+    table = app.Table(
+        TABLE_NAME,
+        default=None,
+        key_type=str,
+        partitions=settings.partitions,
+        help="Per-ticket SLO state: [partition, engine record].",
+    )
+
+    def new_engine(store: TableStore) -> SloEngine:
+        return SloEngine(policy, store, orphan_timeout=settings.orphan_timeout)
+
+    engines = PartitionEngines(table, new_engine)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        engines.on_assignment({tp.partition for tp in assigned if tp.topic == names.events})
+
+    def engine_clock() -> float:
+        return time.time() - settings.breach_grace
+
+    async def publish(emissions: list[Emission]) -> None:
+        for emission in emissions:
+            await outputs[emission.kind].send(key=emission.key.encode(),
+                                              value=emission.model.model_dump_json().encode())
+            progress.add(emission.kind.replace("_", "-"))
+
+    @app.agent(source, name="tracker", concurrency=1)
+    async def track(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            engine = engines.engine(message.partition)
+            if message.topic == names.clock:
+                await publish(engine.advance(engine_clock()))
+                continue
+            try:
+                ticket_event = parse_event(message.value, message.key)
+            except InvalidEvent as invalid:
+                letter = DeadLetter.of(
+                    invalid.reason, invalid.detail, message.value, message.key,
+                    datetime.now(timezone.utc),
+                    topic=message.topic, partition=message.partition, offset=message.offset,
+                )
+                await outputs["dead_letter"].send(key=message.key, value=letter.model_dump_json().encode())
+                progress.add(f"invalid ({invalid.reason})")
+                continue
+            now = engine_clock()
+            origin = EventSource(topic=message.topic, partition=message.partition, offset=message.offset)
+            await publish(engine.apply(ticket_event, now, origin) + engine.advance(now))
+            progress.add("events")
+
+    @app.timer(settings.tick_interval, name="clock-ticks")
+    async def tick() -> None:
+        """Send a tick to every clock partition this worker owns, so idle partitions fire too."""
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == names.clock:
+                await clock.send(value=b"", partition=tp.partition)

@@ -1,0 +1,231 @@
+"""The SLO policy file: targets per plan, objective and priority, and warning fractions.
+
+The file is validated by the same pydantic models whose JSON Schema we export, and
+every failure is reported as one ``PolicyError`` naming the file, the key path and
+the problem, because a policy typo found at deploy time should take seconds to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.events import PRIORITIES, Priority
+from schemas.objectives import OBJECTIVES, Objective
+
+__all__ = [
+    "DEFAULT_PLAN",
+    "DEFAULT_POLICY_PATH",
+    "DEFAULT_WARN_AT",
+    "Duration",
+    "ObjectiveTargets",
+    "Objectives",
+    "PlanPolicy",
+    "Policy",
+    "PolicyError",
+    "load_policy",
+    "parse_duration",
+]
+
+DEFAULT_PLAN: Final = "default"
+DEFAULT_WARN_AT: Final[tuple[float, ...]] = (0.5, 0.75, 0.9)
+DEFAULT_POLICY_PATH: Final[Path] = Path(__file__).with_name("default_policy.yaml")
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION_HINT = "use 90s, 30m, 4h, 1h30m"
+_UNIT_SECONDS = (86400, 3600, 60, 1)
+
+
+def parse_duration(value: Any) -> int:
+    """Whole seconds from an int or from ``90s``/``30m``/``4h``/``1h30m``/``1d``; must be > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PydanticCustomError(
+            "duration_type", "{value} is not a duration ({hint})", {"value": repr(value), "hint": _DURATION_HINT}
+        )
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = _DURATION.fullmatch(value.strip())
+        if not value.strip() or match is None:
+            raise PydanticCustomError(
+                "duration_format", "{value} is not a duration ({hint})", {"value": repr(value), "hint": _DURATION_HINT}
+            )
+        seconds = sum(int(part) * unit for part, unit in zip(match.groups(), _UNIT_SECONDS) if part)
+    if seconds <= 0:
+        raise PydanticCustomError("duration_positive", "{value} must be a positive duration", {"value": repr(value)})
+    return seconds
+
+
+#: Seconds in the model; an int or a ``1h30m``-style string in the file.
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"},
+            ],
+            "description": "whole seconds, or a duration such as 90s, 30m, 4h, 1h30m, 1d",
+        }
+    ),
+]
+
+_Fraction = Annotated[float, Field(strict=True, gt=0.0, lt=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectiveTargets(_Strict):
+    """One target per priority: all four are required so no ticket is left without one."""
+
+    P1: Duration
+    P2: Duration
+    P3: Duration
+    P4: Duration
+
+    def seconds(self, priority: Priority) -> int:
+        return int(getattr(self, priority))
+
+
+class Objectives(_Strict):
+    """Objectives of one plan; a missing one means the plan's tickets are not tracked for it."""
+
+    first_response: ObjectiveTargets | None = None
+
+
+class PlanPolicy(_Strict):
+    """Targets and warning fractions of one plan."""
+
+    warn_at: tuple[_Fraction, ...] = DEFAULT_WARN_AT
+    objectives: Objectives = Objectives()
+
+    @field_validator("warn_at", mode="after")
+    @classmethod
+    def _sorted_unique(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(sorted(set(value)))
+
+    def targets(self, objective: Objective) -> ObjectiveTargets | None:
+        return getattr(self.objectives, objective, None)
+
+
+class Policy(_Strict):
+    """All plans; ``default`` is required and catches tickets on unknown plans."""
+
+    plans: dict[Annotated[str, Field(min_length=1)], PlanPolicy]
+
+    @model_validator(mode="after")
+    def _has_default(self) -> Policy:
+        if DEFAULT_PLAN not in self.plans:
+            known = ", ".join(sorted(self.plans)) or "none"
+            raise PydanticCustomError(
+                "default_plan_missing", "a 'default' plan is required (plans found: {known})", {"known": known}
+            )
+        return self
+
+    def plan(self, name: str) -> PlanPolicy:
+        """The plan called ``name``, or ``default`` when there is no such plan."""
+        found = self.plans.get(name)
+        return found if found is not None else self.plans[DEFAULT_PLAN]
+
+    def knows_plan(self, name: str) -> bool:
+        return name in self.plans
+
+    def target_seconds(self, plan: str, objective: Objective, priority: Priority) -> float | None:
+        """Target in seconds, or ``None`` when the plan has no such objective (not eligible)."""
+        targets = self.plan(plan).targets(objective)
+        return None if targets is None else float(targets.seconds(priority))
+
+    def warn_at(self, plan: str) -> tuple[float, ...]:
+        return self.plan(plan).warn_at
+
+
+class PolicyError(Exception):
+    """A policy file that cannot be used; the message names file, key path and problem."""
+
+    def __init__(self, file: str | Path, key_path: str, problem: str) -> None:
+        self.file = str(file)
+        self.key_path = key_path
+        self.problem = problem
+        super().__init__(f"{self.file}: {key_path}: {problem}")
+
+
+def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
+    """Read and validate a YAML policy file (``yaml.safe_load``: no arbitrary objects)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError(path, "(file)", f"cannot read: {error}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(file)"
+        problem = getattr(error, "problem", None) or str(error)
+        raise PolicyError(path, where, f"not valid YAML: {problem}") from None
+    if not isinstance(document, dict):
+        raise PolicyError(path, "(top level)", f"expected a mapping with a 'plans' key, got {type(document).__name__}")
+    try:
+        return Policy.model_validate(document)
+    except ValidationError as error:
+        items = error.errors(include_url=False)
+        key_path, problem = _locate(items[0])
+        if len(items) > 1:
+            problem += f" (and {len(items) - 1} more problem{'s' if len(items) > 2 else ''})"
+        raise PolicyError(path, key_path, problem) from None
+
+
+def _locate(item: Any) -> tuple[str, str]:
+    """Key path and problem for the first validation error, in the file's own terms."""
+    loc = [str(part) for part in item["loc"]]
+    kind = item["type"]
+    key_path = ".".join(loc) or "plans"
+    if kind == "extra_forbidden":
+        return key_path, _unknown_key(loc)
+    if kind == "missing":
+        if len(loc) >= 2 and loc[-1] in PRIORITIES:
+            return key_path, f"missing (each objective needs {', '.join(PRIORITIES)})"
+        return key_path, "required key is missing"
+    if kind == "default_plan_missing":
+        return "plans.default", item["msg"]
+    if kind in ("greater_than", "less_than"):
+        return key_path, f"{item['input']!r} is not a fraction strictly between 0 and 1"
+    if kind in ("float_type", "float_parsing"):
+        return key_path, f"{item['input']!r} is not a number"
+    if kind.startswith("duration_"):
+        return key_path, item["msg"]
+    if kind in ("dict_type", "model_type"):
+        return key_path, f"expected a mapping, got {_yaml_kind(item.get('input'))}"
+    if kind in ("tuple_type", "list_type"):
+        return key_path, f"expected a list of fractions, got {_yaml_kind(item.get('input'))}"
+    return key_path, f"{item['msg']} (got {item.get('input')!r})"
+
+
+def _unknown_key(loc: list[str]) -> str:
+    """Name the unknown key and the keys allowed at that place."""
+    name = loc[-1]
+    depth = len(loc)
+    if depth == 4 and loc[0] == "plans" and loc[2] == "objectives":
+        return f"unknown objective {name!r} (known: {', '.join(OBJECTIVES)})"
+    if depth == 5 and loc[0] == "plans" and loc[2] == "objectives":
+        return f"unknown priority {name!r} (known: {', '.join(PRIORITIES)})"
+    if depth == 3 and loc[0] == "plans":
+        return f"unknown key {name!r} (known: {', '.join(PlanPolicy.model_fields)})"
+    return f"unknown key {name!r} (known: {', '.join(Policy.model_fields)})"
+
+
+def _yaml_kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return repr(value)

@@ -1,0 +1,329 @@
+"""The pure SLO engine: apply an event or advance the clock, get output events back.
+
+No I/O and no wall clock: the caller passes ``now`` (float epoch seconds) — wall
+time in the live worker, the largest ``occurred_at`` seen in replay — so the same
+engine gives the same answers in both. Per-ticket state lives in a ``StateStore``;
+the due times live in a derived ``TimerIndex`` that ``rebuild_index`` recreates
+from the store. Work per ``apply`` is one store read and write plus at most one heap
+push; ``advance`` pops only due entries: nothing ever scans all tickets (except
+``rebuild_index``, once per restart or partition assignment).
+
+Rules beyond the first-response clock itself (see ``streams.first_response``):
+
+* Duplicates: an ``event_id`` already among the ticket's last ``seen_limit`` (64)
+  ids is ignored and counted in ``stats.duplicates``. An id older than that window
+  would be applied again; for the clock that is harmless except a repeated
+  ``ticket.opened``, which is ignored anyway once the ticket is known.
+* Out of order (rule 7): events before ``ticket.opened`` are buffered in the
+  ticket's state (at most ``buffer_limit``; more are dead-lettered as ``orphan`` at
+  once) and applied at the opening, sorted by ``occurred_at`` (stable), with no
+  timer firing between them; overdue timers then fire on the next ``advance``. A
+  ticket not opened within ``orphan_timeout`` (engine clock, from the first buffered
+  event) has each buffered event dead-lettered as ``orphan`` and its state deleted.
+  An orphan's dead letter carries the event as re-serialised by the model (extra
+  fields the contract ignores are gone), plus its ``EventSource``.
+* Not eligible: a plan without ``first_response`` gets no clock and no output, but
+  the ticket's state is kept (phase ``done``) so its later events are not orphans.
+* Reopen (rule 8) has no effect on the clock; neither do assignment, status or ETA.
+* ``ticket.closed`` stops a running clock and leaves a closed marker (only the seen
+  ids) that ignores every event until ``closed_retention`` has passed on the engine
+  clock, when the state is deleted (a tombstone in the changelog). A ticket that is
+  resolved but never closed keeps its small ``done`` state indefinitely.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel
+
+from schemas.events import PRIORITIES, TicketEvent, TicketOpened, TicketPriorityChanged
+from schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
+from schemas.policy import Policy
+from schemas.validation import ORPHAN, event_adapter
+from streams import first_response
+from streams.emission import Emission, EventSource, kind_of
+from streams.engine_stats import EngineStats
+from streams.state_store import StateStore
+from streams.ticket_state import CLOSED, DONE, PENDING, RUNNING, SEEN_LIMIT, TicketState
+from streams.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds, seconds_to_micros
+from streams.timer_index import TimerIndex
+
+__all__ = ["SloEngine", "DEFAULT_BUFFER_LIMIT"]
+
+DEFAULT_BUFFER_LIMIT: Final = 256
+_STOPS: Final = frozenset({"ticket.acknowledged", "ticket.resolved"})
+
+
+class SloEngine:
+    """Tracks first-response objectives for the tickets in ``store``."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        store: StateStore,
+        *,
+        orphan_timeout: float = 86400.0,
+        closed_retention: float = 86400.0,
+        seen_limit: int = SEEN_LIMIT,
+        buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+    ) -> None:
+        for name, value in (("orphan_timeout", orphan_timeout), ("closed_retention", closed_retention)):
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        for name, count in (("seen_limit", seen_limit), ("buffer_limit", buffer_limit)):
+            if count < 1:
+                raise ValueError(f"{name} must be at least 1, got {count!r}")
+        self.policy = policy
+        self.stats = EngineStats()
+        self._store = store
+        self._orphan_timeout = seconds_to_micros(orphan_timeout)
+        self._closed_retention = seconds_to_micros(closed_retention)
+        self._seen_limit = seen_limit
+        self._buffer_limit = buffer_limit
+        self._open_by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
+        self._index = TimerIndex(self._is_current)
+        self.rebuild_index()
+
+    # -- public API -----------------------------------------------------------------------
+
+    def apply(self, event: TicketEvent, now: float, source: EventSource | None = None) -> list[Emission]:
+        """Apply one valid event at engine time ``now``; return what to publish, in order."""
+        now_us = seconds_to_micros(now)
+        ticket_id = event.ticket_id
+        record = self._store.get(ticket_id)
+        state = TicketState() if record is None else TicketState.from_record(record)
+        if state.has_seen(event.event_id):
+            self.stats.duplicates += 1
+            return []
+        old_due, old_priority = state.due, _running_priority(state)
+        state.remember(event.event_id, self._seen_limit)
+        self.stats.events += 1
+        out: list[BaseModel] = []
+        if state.phase == PENDING:
+            if isinstance(event, TicketOpened):
+                self._open(ticket_id, state, event, now_us, out)
+            else:
+                self._buffer(ticket_id, state, event, source, now_us, out)
+        else:
+            self._on_known_ticket(ticket_id, state, event, now_us, out, fire_at_once=True)
+        self._commit(ticket_id, state, old_due, old_priority, now_us)
+        return self._emit(ticket_id, out)
+
+    def advance(self, now: float) -> list[Emission]:
+        """Fire every timer the clock is strictly past: warnings, breaches, orphans, expiries."""
+        now_us = seconds_to_micros(now)
+        emissions: list[Emission] = []
+        for _, ticket_id in self._index.pop_due(now_us):
+            record = self._store.get(ticket_id)
+            if record is None:  # pragma: no cover - is_current() saw it a moment ago
+                continue
+            state = TicketState.from_record(record)
+            old_due, old_priority = state.due, _running_priority(state)
+            out: list[BaseModel] = []
+            delete = False
+            if state.phase == RUNNING:
+                out = first_response.fire_due(ticket_id, state, self.policy, now_us)
+            elif state.phase == PENDING:
+                out = self._orphan_all(ticket_id, state, now_us)
+                delete = True
+            elif state.phase == CLOSED:
+                self.stats.expired_closed += 1
+                delete = True
+            self._commit(ticket_id, state, old_due, old_priority, now_us, delete=delete, popped=True)
+            emissions.extend(self._emit(ticket_id, out))
+        return emissions
+
+    def next_due(self) -> float | None:
+        """Earliest due time (epoch seconds); it fires once ``now`` is strictly past it."""
+        due = self._index.peek()
+        return None if due is None else micros_to_seconds(due)
+
+    def rebuild_index(self) -> None:
+        """Recreate the timer index and the open-clock counts from the store (O(n), once)."""
+        entries: list[tuple[int, str]] = []
+        counts = dict.fromkeys(PRIORITIES, 0)
+        for ticket_id, record in self._store.items():
+            due = TicketState.due_of(record)
+            if due is not None:
+                entries.append((due, ticket_id))
+            priority = TicketState.running_priority_of(record)
+            if priority is not None:
+                counts[priority] += 1
+        self._index.replace(entries)
+        self._open_by_priority = counts
+
+    def open_clocks(self) -> int:
+        """Running first-response clocks (opened, eligible, not stopped), kept incrementally."""
+        return sum(self._open_by_priority.values())
+
+    def open_clocks_by_priority(self) -> dict[str, int]:
+        return dict(self._open_by_priority)
+
+    # -- event handling -----------------------------------------------------------------
+
+    def _open(
+        self, ticket_id: str, state: TicketState, opened: TicketOpened, now: int, out: list[BaseModel]
+    ) -> None:
+        """Start the clock (or mark not eligible), then apply what was buffered, in time order."""
+        buffered = [event_adapter().validate_json(text) for text, _ in state.buffer]
+        state.buffer = []
+        state.buffered_at = None
+        if not self.policy.knows_plan(opened.plan):
+            self.stats.unknown_plan += 1
+        target = first_response.target_micros(self.policy, opened.plan, opened.priority)
+        if target is None:
+            self.stats.not_eligible += 1
+            state.retire(DONE)
+        else:
+            first_response.start(state, opened, target)
+        buffered.sort(key=lambda event: datetime_to_micros(event.occurred_at))
+        for event in buffered:
+            # Outcomes are judged by occurred_at; nothing fires between these.
+            self._on_known_ticket(ticket_id, state, event, now, out, fire_at_once=False)
+
+    def _on_known_ticket(
+        self,
+        ticket_id: str,
+        state: TicketState,
+        event: TicketEvent,
+        now: int,
+        out: list[BaseModel],
+        *,
+        fire_at_once: bool,
+    ) -> None:
+        """An event for a ticket that has been opened (running, done or closed)."""
+        if state.phase == CLOSED:
+            self.stats.ignored_closed += 1
+            return
+        if isinstance(event, TicketOpened):
+            self.stats.ignored_extra_open += 1
+            return
+        occurred = datetime_to_micros(event.occurred_at)
+        if event.type == "ticket.closed":
+            if state.phase == RUNNING:
+                out.extend(first_response.stop(ticket_id, state, occurred, now))
+            state.retire(CLOSED)
+            state.closed_at = now
+            return
+        if state.phase != RUNNING:
+            return
+        if event.type in _STOPS:
+            out.extend(first_response.stop(ticket_id, state, occurred, now))
+            state.retire(DONE)
+        elif isinstance(event, TicketPriorityChanged):
+            out.extend(
+                first_response.change_priority(
+                    ticket_id, state, self.policy, event.priority, occurred, now, fire_at_once=fire_at_once
+                )
+            )
+        # assigned, status_changed, eta_reported, reopened: no effect on the clock
+
+    def _buffer(
+        self,
+        ticket_id: str,
+        state: TicketState,
+        event: TicketEvent,
+        source: EventSource | None,
+        now: int,
+        out: list[BaseModel],
+    ) -> None:
+        """Rule 7: keep the event (and where it came from) until the ticket is opened."""
+        text = event.model_dump_json()
+        if len(state.buffer) >= self._buffer_limit:
+            reason = f"ticket {ticket_id!r} already has {self._buffer_limit} events waiting for ticket.opened"
+            out.append(self._orphan_letter(ticket_id, text, source, now, reason))
+            return
+        if state.buffered_at is None:
+            state.buffered_at = now
+        state.buffer.append([text, None if source is None else source.to_record()])
+        self.stats.buffered += 1
+
+    def _orphan_all(self, ticket_id: str, state: TicketState, now: int) -> list[BaseModel]:
+        timeout = micros_to_seconds(self._orphan_timeout)
+        reason = f"ticket {ticket_id!r} was not opened within {timeout:g}s of its first buffered event"
+        return [
+            self._orphan_letter(ticket_id, text, EventSource.from_record(source), now, reason)
+            for text, source in state.buffer
+        ]
+
+    def _orphan_letter(
+        self, ticket_id: str, text: str, source: EventSource | None, now: int, reason: str
+    ) -> DeadLetter:
+        self.stats.orphans += 1
+        where = source or EventSource()
+        return DeadLetter.of(
+            ORPHAN.value,
+            reason,
+            text,
+            ticket_id,
+            micros_to_datetime(now),
+            topic=where.topic,
+            partition=where.partition,
+            offset=where.offset,
+            source=where.location,
+        )
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    def _due_of(self, state: TicketState) -> int | None:
+        if state.phase == RUNNING:
+            return first_response.next_due(state, self.policy)
+        if state.phase == PENDING and state.buffered_at is not None:
+            return state.buffered_at + self._orphan_timeout
+        if state.phase == CLOSED and state.closed_at is not None:
+            return state.closed_at + self._closed_retention
+        return None
+
+    def _commit(
+        self,
+        ticket_id: str,
+        state: TicketState,
+        old_due: int | None,
+        old_priority: str | None,
+        now: int,
+        *,
+        delete: bool = False,
+        popped: bool = False,
+    ) -> None:
+        """Write the state back (or delete it) and keep the index and gauges in step.
+
+        ``popped``: the old due's heap entry was just consumed, so an unchanged due
+        must be pushed again.
+        """
+        new_priority = None if delete else _running_priority(state)
+        if delete or (state.phase == PENDING and not state.buffer):
+            self._store.delete(ticket_id)
+            new_due = None
+        else:
+            state.due = new_due = self._due_of(state)
+            self._store.put(ticket_id, state.to_record())
+        if old_priority is not None:
+            self._open_by_priority[old_priority] -= 1
+        if new_priority is not None:
+            self._open_by_priority[new_priority] += 1
+        if (old_due is None) != (new_due is None):
+            self._index.track(1 if new_due is not None else -1)
+        if new_due is not None and (new_due != old_due or popped):
+            self._index.schedule(new_due, ticket_id)
+
+    def _is_current(self, due: int, ticket_id: str) -> bool:
+        record = self._store.get(ticket_id)
+        return record is not None and TicketState.due_of(record) == due
+
+    def _emit(self, ticket_id: str, models: list[BaseModel]) -> list[Emission]:
+        stats = self.stats
+        for model in models:
+            if isinstance(model, SloBreached):
+                stats.breaches += 1
+            elif isinstance(model, SloBreachRetracted):
+                stats.retractions += 1
+            elif isinstance(model, SloAtRisk):
+                stats.warnings += 1
+            elif isinstance(model, SloCompleted):
+                stats.outcomes += 1
+        return [Emission(kind_of(model), ticket_id, model) for model in models]
+
+
+def _running_priority(state: TicketState) -> str | None:
+    return state.priority if state.phase == RUNNING else None

@@ -1,0 +1,29 @@
+"""Counters the engine keeps so the worker can export them as metrics without scanning state."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["EngineStats"]
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Monotonic counters since the engine was created (not persisted)."""
+
+    events: int = 0  # applied, duplicates excluded
+    duplicates: int = 0  # event_id already seen for the ticket: ignored
+    buffered: int = 0  # arrived before ticket.opened
+    not_eligible: int = 0  # opened on a plan without a first_response objective
+    unknown_plan: int = 0  # opened on a plan the policy does not know (uses default)
+    ignored_closed: int = 0  # arrived for a closed ticket within retention
+    ignored_extra_open: int = 0  # a second ticket.opened (new event_id) for a known ticket
+    breaches: int = 0
+    retractions: int = 0
+    warnings: int = 0
+    outcomes: int = 0
+    orphans: int = 0  # buffered events dead-lettered because the ticket never opened
+    expired_closed: int = 0  # closed markers deleted after retention
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)

@@ -1,0 +1,138 @@
+"""The first-response clock of one ticket: rules 1-6, on a ``running`` TicketState.
+
+Pure functions of (state, policy, times); they mutate the state and return the
+output models to publish, in order. The engine decides *when* they run.
+
+Every decision about *whether* the objective is met is taken in event time
+(``occurred_at``); the engine clock (``now``) only decides *when* a breach or a
+warning is noticed. That is what makes the net result (outcomes, and breaches minus
+retractions) independent of how independent tickets' events interleave, and equal
+between the live worker and a replay.
+
+* Start (rule 1): at ``opened.occurred_at``; target from the ticket's plan (unknown
+  plans fall back to ``default``) and current priority; deadline = start + target.
+* Priority change (rule 3) at ``occurred_at`` X:
+  - X after the current deadline: in event time the objective was already breached,
+    so the change comes too late and is ignored (the terms are frozen); the breach
+    is published at once if it was not yet.
+  - otherwise the target is recomputed from the original start. If a breach stands
+    (it was noticed before this late change arrived) and the new deadline has not
+    passed (``now <= deadline``), the breach is retracted (rule 6, ``stopped_at``
+    null) and the clock runs on. Thresholds and deadline the clock is already past
+    fire at once.
+* Due (rules 4, 5): a threshold or deadline fires once the clock is *strictly*
+  past it; every passed ``warn_at`` threshold fires (ascending) before the breach.
+* Stop (rules 2, 4, 6): the first stop processed decides the one outcome:
+  met ⇔ stop <= deadline (⇔ elapsed <= target). A standing breach is retracted
+  first when met; a breach not yet published is published first when not met.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from pydantic import BaseModel
+
+from schemas.events import Priority, TicketOpened
+from schemas.objectives import FIRST_RESPONSE
+from schemas.policy import Policy
+from streams import slo_outputs
+from streams.ticket_state import RUNNING, TicketState
+from streams.timebase import MICROS_PER_SECOND, datetime_to_micros
+
+__all__ = ["target_micros", "start", "change_priority", "fire_due", "stop", "next_due"]
+
+
+def target_micros(policy: Policy, plan: str, priority: Priority) -> int | None:
+    """The plan's first-response target for ``priority``, or ``None`` if not eligible."""
+    seconds = policy.target_seconds(plan, FIRST_RESPONSE, priority)
+    return None if seconds is None else round(seconds * MICROS_PER_SECOND)
+
+
+def start(state: TicketState, opened: TicketOpened, target: int) -> None:
+    """Rule 1: the clock starts at the opening's ``occurred_at``."""
+    state.phase = RUNNING
+    state.priority = opened.priority
+    state.plan = opened.plan
+    state.customer_id = opened.customer_id
+    state.account_manager = opened.account_manager
+    state.start = datetime_to_micros(opened.occurred_at)
+    state.target = target
+    state.warned = 0
+    state.breached = False
+
+
+def change_priority(
+    ticket_id: str,
+    state: TicketState,
+    policy: Policy,
+    priority: Priority,
+    occurred: int,
+    now: int,
+    *,
+    fire_at_once: bool,
+) -> list[BaseModel]:
+    """Rule 3 (and rule 6 for a late change); see the module docstring."""
+    out: list[BaseModel] = []
+    if occurred > state.deadline:
+        if not state.breached and fire_at_once:
+            out.append(slo_outputs.breached(ticket_id, state, max(now, occurred)))
+            state.breached = True
+        return out
+    target = target_micros(policy, cast(str, state.plan), priority)
+    if target is None:  # the plan lost the objective in a policy reload: keep the old terms
+        return out
+    state.priority = priority
+    state.target = target
+    if state.breached and now <= state.deadline:
+        out.append(slo_outputs.retracted(ticket_id, state, None, now))
+        state.breached = False
+    if fire_at_once:
+        out.extend(fire_due(ticket_id, state, policy, now))
+    return out
+
+
+def _threshold_time(state: TicketState, fraction: float) -> int:
+    return cast(int, state.start) + round(fraction * cast(int, state.target))
+
+
+def fire_due(ticket_id: str, state: TicketState, policy: Policy, now: int) -> list[BaseModel]:
+    """Rules 4 and 5: publish every threshold and the deadline the clock is strictly past."""
+    out: list[BaseModel] = []
+    if state.breached:
+        return out
+    thresholds = policy.warn_at(cast(str, state.plan))
+    while state.warned < len(thresholds) and now > _threshold_time(state, thresholds[state.warned]):
+        out.append(slo_outputs.at_risk(ticket_id, state, thresholds[state.warned], now))
+        state.warned += 1
+    if now > state.deadline:
+        out.append(slo_outputs.breached(ticket_id, state, now))
+        state.breached = True
+    return out
+
+
+def stop(ticket_id: str, state: TicketState, stopped_at: int, now: int) -> list[BaseModel]:
+    """Rules 2, 4, 6: the outcome, preceded by a retraction or a breach when due.
+
+    No warnings are published here: a warning after the response is noise.
+    """
+    out: list[BaseModel] = []
+    met = stopped_at <= state.deadline
+    if state.breached and met:
+        out.append(slo_outputs.retracted(ticket_id, state, stopped_at, max(now, stopped_at)))
+        state.breached = False
+    elif not state.breached and not met:
+        out.append(slo_outputs.breached(ticket_id, state, max(now, stopped_at)))
+        state.breached = True
+    out.append(slo_outputs.completed(ticket_id, state, stopped_at, met))
+    return out
+
+
+def next_due(state: TicketState, policy: Policy) -> int | None:
+    """When this running clock next needs attention: next threshold, else the deadline."""
+    if state.breached:
+        return None
+    thresholds = policy.warn_at(cast(str, state.plan))
+    if state.warned < len(thresholds):
+        return _threshold_time(state, thresholds[state.warned])
+    return state.deadline

@@ -1,0 +1,68 @@
+"""Building output models from a ticket's state (mechanical: no rule decides anything here)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from schemas.events import Priority
+from schemas.objectives import FIRST_RESPONSE, Objective
+from schemas.outputs import SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted, breach_id
+from streams.ticket_state import TicketState
+from streams.timebase import micros_to_datetime, micros_to_seconds
+
+__all__ = ["breached", "retracted", "at_risk", "completed"]
+
+
+def _who(ticket_id: str, state: TicketState) -> dict[str, object]:
+    return {
+        "ticket_id": ticket_id,
+        "objective": cast(Objective, FIRST_RESPONSE),
+        "priority": cast(Priority, state.priority),
+        "plan": state.plan,
+        "customer_id": state.customer_id,
+    }
+
+
+def breached(ticket_id: str, state: TicketState, detected_at: int) -> SloBreached:
+    return SloBreached(
+        breach_id=breach_id(ticket_id, FIRST_RESPONSE),
+        **_who(ticket_id, state),
+        account_manager=state.account_manager,
+        started_at=micros_to_datetime(cast(int, state.start)),
+        deadline=micros_to_datetime(state.deadline),
+        target_seconds=micros_to_seconds(cast(int, state.target)),
+        detected_at=micros_to_datetime(detected_at),
+    )
+
+
+def retracted(ticket_id: str, state: TicketState, stopped_at: int | None, detected_at: int) -> SloBreachRetracted:
+    return SloBreachRetracted(
+        breach_id=breach_id(ticket_id, FIRST_RESPONSE),
+        **_who(ticket_id, state),
+        deadline=micros_to_datetime(state.deadline),
+        stopped_at=None if stopped_at is None else micros_to_datetime(stopped_at),
+        detected_at=micros_to_datetime(detected_at),
+    )
+
+
+def at_risk(ticket_id: str, state: TicketState, threshold: float, detected_at: int) -> SloAtRisk:
+    deadline = state.deadline
+    return SloAtRisk(
+        **_who(ticket_id, state),
+        threshold=threshold,
+        deadline=micros_to_datetime(deadline),
+        remaining_seconds=micros_to_seconds(max(0, deadline - detected_at)),
+        detected_at=micros_to_datetime(detected_at),
+    )
+
+
+def completed(ticket_id: str, state: TicketState, stopped_at: int, met: bool) -> SloCompleted:
+    start = cast(int, state.start)
+    return SloCompleted(
+        **_who(ticket_id, state),
+        started_at=micros_to_datetime(start),
+        stopped_at=micros_to_datetime(stopped_at),
+        elapsed_seconds=micros_to_seconds(max(0, stopped_at - start)),
+        target_seconds=micros_to_seconds(cast(int, state.target)),
+        met=met,
+    )

@@ -1,0 +1,176 @@
+"""One ticket's state, and its compact JSON-able record form.
+
+A ticket moves through four phases::
+
+    pending --opened--> running --stop--> done --closed--> closed --retention--> (deleted)
+       |                   |                                  ^
+       |                   +------------closed----------------+
+       +--orphan_timeout--> (deleted, buffered events dead-lettered)
+
+Records use short keys and omit empty fields because at a million open tickets the
+state (and its changelog) is the memory bill. Seen event ids are kept as 64-bit
+hashes in one string rather than as the ids themselves: an id may be 256
+characters, a hash is 16, and a 64-bit collision among one ticket's last 64 ids is
+not a practical concern.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from streams.state_store import Record
+
+__all__ = [
+    "PENDING",
+    "RUNNING",
+    "DONE",
+    "CLOSED",
+    "PHASES",
+    "RECORD_VERSION",
+    "SEEN_LIMIT",
+    "TicketState",
+    "event_id_hash",
+]
+
+PENDING: Final = "pending"  # events arrived before ticket.opened; they wait in ``buffer``
+RUNNING: Final = "running"  # opened, eligible, first-response clock not yet stopped
+DONE: Final = "done"  # outcome published (or not eligible); only de-duplication is left
+CLOSED: Final = "closed"  # closed marker: ignores everything until it expires
+PHASES: Final = (PENDING, RUNNING, DONE, CLOSED)
+
+RECORD_VERSION: Final = 1
+SEEN_LIMIT: Final = 64
+_HASH_CHARS: Final = 16  # 8-byte blake2b digest, hex
+_ENTRY: Final = _HASH_CHARS + 1  # hash plus its trailing comma
+
+
+def event_id_hash(event_id: str) -> str:
+    """Fixed-width stand-in for an event id in the seen list."""
+    return hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).hexdigest()
+
+
+@dataclass(slots=True)
+class TicketState:
+    """Mutable working copy of one ticket's record; times are engine microseconds."""
+
+    phase: str = PENDING
+    seen: str = ","  # ",h1,h2,...," — oldest first, at most SEEN_LIMIT hashes
+    due: int | None = None  # the one timer-index entry that is current for this ticket
+    # pending
+    buffer: list[list[Any]] = field(default_factory=list)  # [event JSON text, EventSource record | None]
+    buffered_at: int | None = None  # engine clock when the first event was buffered
+    # running
+    priority: str | None = None
+    plan: str | None = None
+    customer_id: str | None = None
+    account_manager: str | None = None
+    start: int | None = None
+    target: int | None = None
+    warned: int = 0  # how many warn_at thresholds (a prefix of the sorted list) were published
+    breached: bool = False  # an slo.breached stands (published, not retracted)
+    # closed
+    closed_at: int | None = None
+
+    # -- de-duplication -------------------------------------------------------------
+
+    def has_seen(self, event_id: str) -> bool:
+        return f",{event_id_hash(event_id)}," in self.seen
+
+    def remember(self, event_id: str, limit: int = SEEN_LIMIT) -> None:
+        """Add an id; forget the oldest beyond ``limit`` so the state stays bounded."""
+        seen = self.seen + event_id_hash(event_id) + ","
+        excess = (len(seen) - 1) // _ENTRY - limit
+        if excess > 0:
+            seen = seen[excess * _ENTRY :]
+        self.seen = seen
+
+    def seen_count(self) -> int:
+        return (len(self.seen) - 1) // _ENTRY
+
+    # -- derived ----------------------------------------------------------------------
+
+    @property
+    def deadline(self) -> int:
+        if self.start is None or self.target is None:
+            raise ValueError(f"ticket in phase {self.phase!r} has no running clock")
+        return self.start + self.target
+
+    # -- transitions that drop fields ---------------------------------------------------
+
+    def retire(self, phase: str) -> None:
+        """Become a ``done`` or ``closed`` state: keep only what de-duplication needs."""
+        if phase not in (DONE, CLOSED):
+            raise ValueError(f"cannot retire a ticket into phase {phase!r}")
+        kept_seen = self.seen
+        for name in TicketState.__slots__:
+            setattr(self, name, _DEFAULTS[name]() if name in _DEFAULTS else None)
+        self.phase = phase
+        self.seen = kept_seen
+
+    # -- record form --------------------------------------------------------------------
+
+    def to_record(self) -> Record:
+        """Compact JSON-able dict: short keys, empty fields left out."""
+        record: Record = {"v": RECORD_VERSION, "ph": _PHASE_CODE[self.phase], "s": self.seen}
+        for name, key in _FIELD_KEYS:
+            value = getattr(self, name)
+            if value is not None and value != [] and value is not False and not (name == "warned" and value == 0):
+                record[key] = list(value) if name == "buffer" else (1 if value is True else value)
+        return record
+
+    @classmethod
+    def from_record(cls, record: Record) -> TicketState:
+        version = record.get("v")
+        if version != RECORD_VERSION:
+            raise ValueError(f"ticket state record version {version!r} is not {RECORD_VERSION}")
+        try:
+            phase = _PHASE_BY_CODE[record["ph"]]
+        except KeyError:
+            raise ValueError(f"ticket state record has unknown phase {record.get('ph')!r}") from None
+        state = cls(phase=phase, seen=record.get("s", ","))
+        for name, key in _FIELD_KEYS:
+            if key in record:
+                value = record[key]
+                if name == "buffer":
+                    value = list(value)
+                elif name == "breached":
+                    value = bool(value)
+                setattr(state, name, value)
+        return state
+
+    @staticmethod
+    def due_of(record: Record) -> int | None:
+        """The record's timer due time, read without decoding the whole record."""
+        return record.get("d")
+
+    @staticmethod
+    def running_priority_of(record: Record) -> str | None:
+        """Priority of a running clock (for the open-clock gauge), else ``None``."""
+        return record.get("p") if record.get("ph") == "r" else None
+
+
+_PHASE_CODE: Final = {PENDING: "p", RUNNING: "r", DONE: "d", CLOSED: "c"}
+_PHASE_BY_CODE: Final = {code: phase for phase, code in _PHASE_CODE.items()}
+_FIELD_KEYS: Final = (
+    ("due", "d"),
+    ("buffer", "b"),
+    ("buffered_at", "ba"),
+    ("priority", "p"),
+    ("plan", "pl"),
+    ("customer_id", "c"),
+    ("account_manager", "am"),
+    ("start", "st"),
+    ("target", "t"),
+    ("warned", "w"),
+    ("breached", "br"),
+    ("closed_at", "ca"),
+)
+_DEFAULTS: Final = {
+    "buffer": list,
+    "seen": lambda: ",",
+    "phase": lambda: PENDING,
+    "warned": lambda: 0,
+    "breached": lambda: False,
+}

@@ -1,0 +1,95 @@
+"""Ticket state records are compact and round-trip; the timer index skips stale entries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from streams.state_store import DictStateStore, Record, StateStore
+from streams.ticket_state import CLOSED, RUNNING, SEEN_LIMIT, TicketState
+from streams.timer_index import TimerIndex
+from tests.unit.script import Run, acknowledged, clock, opened, priority_changed
+
+
+def test_running_state_round_trips_through_its_record() -> None:
+    state = TicketState(phase=RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=3600_000_000,
+                        warned=2, breached=True, due=None)
+    state.remember("e1")
+    record = state.to_record()
+    assert json.loads(json.dumps(record)) == record  # plain JSON data
+    assert TicketState.from_record(record) == state
+
+
+def test_records_leave_out_empty_fields() -> None:
+    state = TicketState(phase=CLOSED, closed_at=5, due=7)
+    assert set(state.to_record()) == {"v", "ph", "s", "ca", "d"}
+
+
+def test_seen_ids_are_bounded_and_oldest_are_forgotten() -> None:
+    state = TicketState()
+    for number in range(SEEN_LIMIT + 10):
+        state.remember(f"event-{number}")
+    assert state.seen_count() == SEEN_LIMIT
+    assert not state.has_seen("event-0") and not state.has_seen("event-9")
+    assert state.has_seen("event-10") and state.has_seen(f"event-{SEEN_LIMIT + 9}")
+    assert len(state.seen) == 1 + SEEN_LIMIT * 17  # 16 hex characters and a comma each
+
+
+def test_retire_keeps_only_the_seen_ids() -> None:
+    state = TicketState(phase=RUNNING, priority="P1", plan="p", customer_id="c", start=1, target=2, warned=1)
+    state.remember("x")
+    state.retire(CLOSED)
+    assert state == TicketState(phase=CLOSED, seen=state.seen)
+
+
+def test_timer_index_pops_in_due_order_and_skips_stale_entries() -> None:
+    current = {"a": 30, "b": 10, "c": 20}
+    index = TimerIndex(lambda due, ticket: current.get(ticket) == due)
+    for ticket, due in current.items():
+        index.schedule(due, ticket)
+    current["c"] = 50  # rescheduled: the old entry at 20 is stale
+    index.schedule(50, "c")
+    assert index.peek() == 10
+    assert list(index.pop_due(31)) == [(10, "b"), (30, "a")]
+    assert index.peek() == 50
+    assert list(index.pop_due(50)) == []  # fires only when the clock is strictly past
+
+
+class CountingStore(DictStateStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+        self.scans = 0
+
+    def get(self, key: str) -> Record | None:
+        self.gets += 1
+        return super().get(key)
+
+    def items(self) -> Iterable[tuple[str, Record]]:
+        self.scans += 1
+        return super().items()
+
+
+def test_apply_and_advance_never_scan_the_store() -> None:
+    store = CountingStore()
+    assert isinstance(store, StateStore)
+    run = Run(store=store)
+    for number in range(2000):
+        run.apply(opened(f"t{number}", at=0, priority="P4"))
+    run.apply(opened("hot", at=0, priority="P1"))
+    scans_after_start = store.scans
+    store.gets = 0
+    run.advance(16)  # only "hot" is due
+    run.apply(acknowledged("hot", at=17))
+    run.apply(priority_changed("t7", at=18, priority="P3"))
+    assert store.scans == scans_after_start
+    assert store.gets < 10
+
+
+def test_heap_does_not_grow_without_bound_under_rescheduling() -> None:
+    run = Run()
+    run.apply(opened("t1", at=0, priority="P4"))
+    for minute in range(1, 5000):
+        run.apply(priority_changed("t1", at=minute / 100, priority="P3" if minute % 2 else "P4"))
+    assert len(run.engine._index) < 2000
+    assert run.engine.next_due() == clock(120 if 4999 % 2 else 240)
