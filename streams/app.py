@@ -10,6 +10,7 @@ import faust
 
 from schemas.policy import Policy
 from streams.settings import Settings
+from streams.topics import MAX_PRODUCER_REQUEST_BYTES
 
 __all__ = ["create_app"]
 
@@ -32,6 +33,8 @@ def create_app(settings: Settings, policy: Policy) -> faust.App:
         # at-least-once with deterministic output ids is the safer promise.
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
+        # Dead letters carry the original value, which may be just over the 1 MiB limit.
+        producer_max_request_size=MAX_PRODUCER_REQUEST_BYTES,
         # Metrics are served by prometheus-client, not by Faust's web server.
         web_enabled=False,
         datadir=str(settings.data_dir),

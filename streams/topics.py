@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 #: Clock ticks only matter for a moment: keep an hour, never compact.
 CLOCK_TOPIC_CONFIG: dict[str, str] = {"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"}
 
+#: The contract refuses values over 1 MiB with a dead letter; the input topic takes up to
+#: 2 MiB so that such values reach the worker (and its dead-letter topic) instead of
+#: failing in the producer, and the dead-letter topic has room for them once encoded.
+EVENTS_TOPIC_CONFIG: dict[str, str] = {"max.message.bytes": str(2 * 1024 * 1024)}
+DEAD_LETTER_TOPIC_CONFIG: dict[str, str] = {"max.message.bytes": str(4 * 1024 * 1024)}
+#: What the worker's producer must be allowed to send to the dead-letter topic.
+MAX_PRODUCER_REQUEST_BYTES = 4 * 1024 * 1024 + 64 * 1024
+
 
 class TopicsError(RuntimeError):
     """The pipeline's topics cannot be created or used; the message says which and why."""
@@ -42,11 +50,13 @@ class TopicSpec:
 
 def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     """The topics the worker reads and writes, all with the configured partition count."""
-    specs = []
-    for name in settings.topics.all():
-        config = CLOCK_TOPIC_CONFIG if name == settings.topics.clock else {}
-        specs.append(TopicSpec(name, settings.partitions, settings.replication_factor, dict(config)))
-    return specs
+    names = settings.topics
+    configs = {names.clock: CLOCK_TOPIC_CONFIG, names.events: EVENTS_TOPIC_CONFIG,
+               names.dead_letters: DEAD_LETTER_TOPIC_CONFIG}
+    return [
+        TopicSpec(name, settings.partitions, settings.replication_factor, dict(configs.get(name, {})))
+        for name in names.all()
+    ]
 
 
 def admin_client(settings: Settings) -> KafkaAdminClient:
