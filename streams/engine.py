@@ -107,7 +107,7 @@ class SloEngine:
                 self._buffer(ticket_id, state, event, source, now_us, out)
         else:
             self._on_known_ticket(ticket_id, state, event, now_us, out, fire_at_once=True)
-        self._commit(ticket_id, state, old_due, old_priority, now_us)
+        self._commit(ticket_id, state, old_due, old_priority)
         return self._emit(ticket_id, out)
 
     def advance(self, now: float) -> list[Emission]:
@@ -130,7 +130,7 @@ class SloEngine:
             elif state.phase == CLOSED:
                 self.stats.expired_closed += 1
                 delete = True
-            self._commit(ticket_id, state, old_due, old_priority, now_us, delete=delete, popped=True)
+            self._commit(ticket_id, state, old_due, old_priority, delete=delete, popped=True)
             emissions.extend(self._emit(ticket_id, out))
         return emissions
 
@@ -142,7 +142,7 @@ class SloEngine:
     def rebuild_index(self) -> None:
         """Recreate the timer index and the open-clock counts from the store (O(n), once)."""
         entries: list[tuple[int, str]] = []
-        counts = dict.fromkeys(PRIORITIES, 0)
+        counts: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
         for ticket_id, record in self._store.items():
             due = TicketState.due_of(record)
             if due is not None:
@@ -281,7 +281,6 @@ class SloEngine:
         state: TicketState,
         old_due: int | None,
         old_priority: str | None,
-        now: int,
         *,
         delete: bool = False,
         popped: bool = False,

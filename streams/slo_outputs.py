@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from schemas.events import Priority
-from schemas.objectives import FIRST_RESPONSE, Objective
+from schemas.objectives import FIRST_RESPONSE
 from schemas.outputs import SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted, breach_id
 from streams.ticket_state import TicketState
 from streams.timebase import micros_to_datetime, micros_to_seconds
@@ -16,7 +16,7 @@ __all__ = ["breached", "retracted", "at_risk", "completed"]
 def _who(ticket_id: str, state: TicketState) -> dict[str, object]:
     return {
         "ticket_id": ticket_id,
-        "objective": cast(Objective, FIRST_RESPONSE),
+        "objective": FIRST_RESPONSE,
         "priority": cast(Priority, state.priority),
         "plan": state.plan,
         "customer_id": state.customer_id,

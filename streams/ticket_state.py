@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Callable, Final
 
 from streams.state_store import Record
 
@@ -167,7 +167,7 @@ _FIELD_KEYS: Final = (
     ("breached", "br"),
     ("closed_at", "ca"),
 )
-_DEFAULTS: Final = {
+_DEFAULTS: Final[dict[str, Callable[[], Any]]] = {
     "buffer": list,
     "seen": lambda: ",",
     "phase": lambda: PENDING,

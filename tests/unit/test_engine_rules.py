@@ -503,3 +503,30 @@ def test_restarted_engine_rebuilds_timers_and_counts_from_the_store() -> None:
         ("slo.at_risk", "t2"),  # 54m
         ("slo.breached", "t2"),
     ]
+
+
+def test_buffer_is_bounded_and_overflow_is_dead_lettered_at_once() -> None:
+    from schemas.policy import load_policy
+    from streams.engine import SloEngine
+    from streams.state_store import DictStateStore
+
+    engine = SloEngine(load_policy(), DictStateStore(), buffer_limit=2)
+    assert engine.apply(assigned("t1", at=0), clock(0)) == []
+    assert engine.apply(assigned("t1", at=1), clock(1)) == []
+    [overflow] = engine.apply(acknowledged("t1", at=2), clock(2))
+    assert overflow.kind == "dead_letter"
+    assert overflow.model.model_dump()["error"] == "ticket 't1' already has 2 events waiting for ticket.opened"
+    assert engine.stats.buffered == 2 and engine.stats.orphans == 1
+
+
+def test_engine_rejects_nonsense_settings() -> None:
+    import pytest
+
+    from schemas.policy import load_policy
+    from streams.engine import SloEngine
+    from streams.state_store import DictStateStore
+
+    with pytest.raises(ValueError, match="orphan_timeout must be a positive number of seconds, got 0"):
+        SloEngine(load_policy(), DictStateStore(), orphan_timeout=0)
+    with pytest.raises(ValueError, match="seen_limit must be at least 1, got 0"):
+        SloEngine(load_policy(), DictStateStore(), seen_limit=0)
