@@ -33,6 +33,9 @@ def create_app(settings: Settings, policy: Policy) -> faust.App:
         # at-least-once with deterministic output ids is the safer promise.
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
+        # A crashed worker's partitions (and their clocks) move after this long.
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
         # Dead letters carry the original value, which may be just over the 1 MiB limit.
         producer_max_request_size=MAX_PRODUCER_REQUEST_BYTES,
         # Metrics are served by prometheus-client, not by Faust's web server.

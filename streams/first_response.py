@@ -97,15 +97,22 @@ def _threshold_time(state: TicketState, fraction: float) -> int:
 
 
 def fire_due(ticket_id: str, state: TicketState, policy: Policy, now: int) -> list[BaseModel]:
-    """Rules 4 and 5: publish every threshold and the deadline the clock is strictly past."""
+    """Rules 4 and 5: publish every threshold and the deadline the clock is strictly past.
+
+    A warning is published only while its deadline is still ahead: when the clock
+    jumps past the deadline (a gap in replayed input, a worker that was down) the
+    passed thresholds are marked as done and the breach alone says what happened.
+    """
     out: list[BaseModel] = []
     if state.breached:
         return out
+    past_deadline = now > state.deadline
     thresholds = policy.warn_at(cast(str, state.plan))
     while state.warned < len(thresholds) and now > _threshold_time(state, thresholds[state.warned]):
-        out.append(slo_outputs.at_risk(ticket_id, state, thresholds[state.warned], now))
+        if not past_deadline:
+            out.append(slo_outputs.at_risk(ticket_id, state, thresholds[state.warned], now))
         state.warned += 1
-    if now > state.deadline:
+    if past_deadline:
         out.append(slo_outputs.breached(ticket_id, state, now))
         state.breached = True
     return out

@@ -25,6 +25,7 @@ ENVIRONMENT: dict[str, str] = {
     "TICKET_SLO_POLICY": "path of the SLO policy file (YAML); the shipped default when unset",
     "TICKET_SLO_BREACH_GRACE": "seconds the live clock waits after a deadline before a breach fires",
     "TICKET_SLO_TICK_INTERVAL": "seconds between clock ticks to each owned partition",
+    "TICKET_SLO_SESSION_TIMEOUT": "seconds before the group gives a silent worker's partitions to another",
     "TICKET_SLO_ORPHAN_TIMEOUT": "seconds an event of a never-opened ticket waits before going to the dead-letter topic",
 }
 
@@ -84,6 +85,7 @@ class Settings:
     breach_grace: float = 1.0
     tick_interval: float = 0.25
     orphan_timeout: float = 86400.0
+    session_timeout: float = 30.0
 
     @property
     def topics(self) -> TopicNames:
@@ -110,6 +112,7 @@ class Settings:
             breach_grace=_seconds(env, "TICKET_SLO_BREACH_GRACE", defaults.breach_grace, allow_zero=True),
             tick_interval=_seconds(env, "TICKET_SLO_TICK_INTERVAL", defaults.tick_interval),
             orphan_timeout=_seconds(env, "TICKET_SLO_ORPHAN_TIMEOUT", defaults.orphan_timeout),
+            session_timeout=_seconds(env, "TICKET_SLO_SESSION_TIMEOUT", defaults.session_timeout),
         )
 
 
