@@ -140,7 +140,10 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
     from streams.publish import publish_file
+    from streams.topics import ensure_topics
 
+    # Created here with the pipeline's partition count, never auto-created with the broker's.
+    ensure_topics(settings)
     return publish_file(args.events, settings)
 
 
@@ -193,6 +196,9 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka_clients import make_producer
     from streams.simulator import SimulatorConfig, TicketSimulator
 
+    from streams.topics import ensure_topics
+
+    ensure_topics(settings)
     config = SimulatorConfig(tickets_per_second=args.rate, response_scale=args.response_scale, seed=args.seed)
     started = time.time()
     simulator = TicketSimulator(config, start=started)
