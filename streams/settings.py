@@ -26,6 +26,8 @@ ENVIRONMENT: dict[str, str] = {
     "TICKET_SLO_BREACH_GRACE": "seconds the live clock waits after a deadline before a breach fires",
     "TICKET_SLO_TICK_INTERVAL": "seconds between clock ticks to each owned partition",
     "TICKET_SLO_SESSION_TIMEOUT": "seconds before the group gives a silent worker's partitions to another",
+    "TICKET_SLO_METRICS_ADDR": "address the /metrics endpoint binds to",
+    "TICKET_SLO_METRICS_PORT": "port of the /metrics endpoint (0: any free port, logged at start)",
     "TICKET_SLO_ORPHAN_TIMEOUT": "seconds an event of a never-opened ticket waits before going to the dead-letter topic",
 }
 
@@ -86,6 +88,8 @@ class Settings:
     tick_interval: float = 0.25
     orphan_timeout: float = 86400.0
     session_timeout: float = 30.0
+    metrics_addr: str = "127.0.0.1"
+    metrics_port: int = 9464
 
     @property
     def topics(self) -> TopicNames:
@@ -113,6 +117,8 @@ class Settings:
             tick_interval=_seconds(env, "TICKET_SLO_TICK_INTERVAL", defaults.tick_interval),
             orphan_timeout=_seconds(env, "TICKET_SLO_ORPHAN_TIMEOUT", defaults.orphan_timeout),
             session_timeout=_seconds(env, "TICKET_SLO_SESSION_TIMEOUT", defaults.session_timeout),
+            metrics_addr=env.get("TICKET_SLO_METRICS_ADDR", defaults.metrics_addr),
+            metrics_port=_port(env, "TICKET_SLO_METRICS_PORT", defaults.metrics_port),
         )
 
 
@@ -127,6 +133,15 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise SettingsError(f"{name}={raw!r} must be at least 1")
     return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) > 65535:
+        raise SettingsError(f"{name}={raw!r} is not a port number (0-65535)")
+    return int(raw)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:

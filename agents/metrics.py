@@ -1,0 +1,120 @@
+"""The worker's Prometheus metrics, in a registry of their own.
+
+Counters and histograms are updated as the tracker processes events and publishes
+outputs; gauges describe the partitions this worker owns right now and are rebuilt
+from the engines once a second, so a partition lost in a rebalance drops out of them.
+A ``sum()`` over workers is the truth for every metric.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Mapping
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
+from prometheus_client import gc_collector, platform_collector, process_collector
+
+__all__ = ["SloMetrics", "METRIC_NAMES", "elapsed_buckets"]
+
+log = logging.getLogger(__name__)
+
+#: Bounds of the response-time histogram besides the policy's own targets.
+BASE_ELAPSED_BUCKETS: tuple[float, ...] = (
+    60, 300, 600, 900, 1800, 2700, 3600, 5400, 7200, 10800, 14400, 21600, 28800, 43200, 86400, 172800,
+)
+LAG_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+BREACH_DELAY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300)
+
+#: Every metric family the worker exports (the dashboard and rule checks read this).
+METRIC_NAMES: tuple[str, ...] = (
+    "ticket_slo_events_total",
+    "ticket_slo_events_invalid_total",
+    "ticket_slo_events_duplicate_total",
+    "ticket_slo_clocks_started_total",
+    "ticket_slo_tickets_not_eligible_total",
+    "ticket_slo_elapsed_seconds",
+    "ticket_slo_outcomes_total",
+    "ticket_slo_breaches_total",
+    "ticket_slo_breach_retractions_total",
+    "ticket_slo_at_risk_total",
+    "ticket_slo_open_clocks",
+    "ticket_slo_next_deadline_seconds",
+    "ticket_slo_owned_partitions",
+    "ticket_slo_event_lag_seconds",
+    "ticket_slo_breach_delay_seconds",
+)
+
+
+def elapsed_buckets(targets: Iterable[float]) -> list[float]:
+    """Histogram bounds that contain every policy target exactly, so 'met' is a bucket."""
+    return sorted(set(BASE_ELAPSED_BUCKETS) | {float(t) for t in targets})
+
+
+class SloMetrics:
+    """The metric families of one worker process."""
+
+    def __init__(self, targets: Iterable[float], registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        process_collector.ProcessCollector(registry=self.registry)
+        platform_collector.PlatformCollector(registry=self.registry)
+        gc_collector.GCCollector(registry=self.registry)
+        r = self.registry
+        self.events = Counter("ticket_slo_events", "Valid events applied, by type (duplicates excluded).",
+                              ["type"], registry=r)
+        self.invalid = Counter("ticket_slo_events_invalid", "Events sent to the dead-letter topic, by reason.",
+                               ["reason"], registry=r)
+        self.duplicates = Counter("ticket_slo_events_duplicate", "Events ignored because their event_id was seen.",
+                                  registry=r)
+        self.clocks_started = Counter("ticket_slo_clocks_started", "First-response clocks started.",
+                                      ["objective", "priority"], registry=r)
+        self.not_eligible = Counter("ticket_slo_tickets_not_eligible",
+                                    "Tickets opened on a plan without the objective (no clock).", registry=r)
+        self.elapsed = Histogram("ticket_slo_elapsed_seconds", "Time to first response of completed objectives.",
+                                 ["objective", "priority"], buckets=elapsed_buckets(targets), registry=r)
+        self.outcomes = Counter("ticket_slo_outcomes", "Completed objectives, by result (met or breached).",
+                                ["objective", "priority", "result"], registry=r)
+        self.breaches = Counter("ticket_slo_breaches", "slo.breached events published.",
+                                ["objective", "priority"], registry=r)
+        self.retractions = Counter("ticket_slo_breach_retractions", "slo.breach_retracted events published.",
+                                   ["objective", "priority"], registry=r)
+        self.at_risk = Counter("ticket_slo_at_risk", "slo.at_risk warnings published.",
+                               ["objective", "priority", "threshold"], registry=r)
+        self.open_clocks = Gauge("ticket_slo_open_clocks", "Running clocks in the partitions this worker owns.",
+                                 ["objective", "priority"], registry=r)
+        self.next_deadline = Gauge("ticket_slo_next_deadline_seconds",
+                                   "Seconds until the soonest deadline of a running clock (negative: overdue).",
+                                   ["objective", "priority"], registry=r)
+        self.owned_partitions = Gauge("ticket_slo_owned_partitions",
+                                      "Partitions of ticket-events this worker owns.", registry=r)
+        self.event_lag = Histogram("ticket_slo_event_lag_seconds",
+                                   "Processing time minus occurred_at of valid events.",
+                                   buckets=LAG_BUCKETS, registry=r)
+        self.breach_delay = Histogram("ticket_slo_breach_delay_seconds",
+                                      "Publication time minus deadline of slo.breached events.",
+                                      buckets=BREACH_DELAY_BUCKETS, registry=r)
+
+    def serve(self, address: str, port: int) -> int:
+        """Serve ``/metrics`` on a background thread; return the bound port."""
+        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        bound = int(server.server_address[1])
+        log.info("metrics at http://%s:%d/metrics", address, bound)
+        return bound
+
+    def set_ownership(self, partitions: int, open_clocks: Mapping[str, Mapping[str, int]],
+                      next_deadline: Mapping[str, Mapping[str, float]]) -> None:
+        """Replace the gauges with what the owned partitions hold now."""
+        self.owned_partitions.set(partitions)
+        self.open_clocks.clear()
+        for objective, by_priority in open_clocks.items():
+            for priority, count in by_priority.items():
+                self.open_clocks.labels(objective, priority).set(count)
+        self.next_deadline.clear()
+        for objective, by_priority in next_deadline.items():
+            for priority, seconds in by_priority.items():
+                self.next_deadline.labels(objective, priority).set(seconds)
