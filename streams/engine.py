@@ -47,6 +47,7 @@ from streams.engine_stats import EngineStats
 from streams.state_store import StateStore
 from streams.ticket_state import CLOSED, DONE, PENDING, RUNNING, SEEN_LIMIT, TicketState
 from streams.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds, seconds_to_micros
+from streams.soonest_deadlines import DeadlineKey, SoonestDeadlines
 from streams.timer_index import TimerIndex
 
 __all__ = ["SloEngine", "DEFAULT_BUFFER_LIMIT"]
@@ -83,6 +84,7 @@ class SloEngine:
         self._buffer_limit = buffer_limit
         self._open_by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
         self._index = TimerIndex(self._is_current)
+        self._deadlines = SoonestDeadlines(self._has_deadline)
         self.rebuild_index()
 
     # -- public API -----------------------------------------------------------------------
@@ -96,7 +98,7 @@ class SloEngine:
         if state.has_seen(event.event_id):
             self.stats.duplicates += 1
             return []
-        old_due, old_priority = state.due, _running_priority(state)
+        old_due, old_priority, old_deadline = state.due, _running_priority(state), _deadline_key(state)
         state.remember(event.event_id, self._seen_limit)
         self.stats.events += 1
         out: list[BaseModel] = []
@@ -107,7 +109,7 @@ class SloEngine:
                 self._buffer(ticket_id, state, event, source, now_us, out)
         else:
             self._on_known_ticket(ticket_id, state, event, now_us, out, fire_at_once=True)
-        self._commit(ticket_id, state, old_due, old_priority)
+        self._commit(ticket_id, state, old_due, old_priority, old_deadline)
         return self._emit(ticket_id, out)
 
     def advance(self, now: float) -> list[Emission]:
@@ -119,7 +121,7 @@ class SloEngine:
             if record is None:  # pragma: no cover - is_current() saw it a moment ago
                 continue
             state = TicketState.from_record(record)
-            old_due, old_priority = state.due, _running_priority(state)
+            old_due, old_priority, old_deadline = state.due, _running_priority(state), _deadline_key(state)
             out: list[BaseModel] = []
             delete = False
             if state.phase == RUNNING:
@@ -130,7 +132,7 @@ class SloEngine:
             elif state.phase == CLOSED:
                 self.stats.expired_closed += 1
                 delete = True
-            self._commit(ticket_id, state, old_due, old_priority, delete=delete, popped=True)
+            self._commit(ticket_id, state, old_due, old_priority, old_deadline, delete=delete, popped=True)
             emissions.extend(self._emit(ticket_id, out))
         return emissions
 
@@ -142,6 +144,7 @@ class SloEngine:
     def rebuild_index(self) -> None:
         """Recreate the timer index and the open-clock counts from the store (O(n), once)."""
         entries: list[tuple[int, str]] = []
+        deadlines: list[tuple[str, DeadlineKey]] = []
         counts: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
         for ticket_id, record in self._store.items():
             due = TicketState.due_of(record)
@@ -150,7 +153,11 @@ class SloEngine:
             priority = TicketState.running_priority_of(record)
             if priority is not None:
                 counts[priority] += 1
+                key = _deadline_key(TicketState.from_record(record))
+                if key is not None:
+                    deadlines.append((ticket_id, key))
         self._index.replace(entries)
+        self._deadlines.replace(deadlines)
         self._open_by_priority = counts
 
     def open_clocks(self) -> int:
@@ -159,6 +166,10 @@ class SloEngine:
 
     def open_clocks_by_priority(self) -> dict[str, int]:
         return dict(self._open_by_priority)
+
+    def soonest_deadlines(self) -> dict[str, float]:
+        """Priority → epoch seconds of the soonest deadline of a running, unbreached clock."""
+        return {priority: micros_to_seconds(due) for priority, due in self._deadlines.soonest().items()}
 
     # -- event handling -----------------------------------------------------------------
 
@@ -281,6 +292,7 @@ class SloEngine:
         state: TicketState,
         old_due: int | None,
         old_priority: str | None,
+        old_deadline: DeadlineKey | None,
         *,
         delete: bool = False,
         popped: bool = False,
@@ -305,6 +317,11 @@ class SloEngine:
             self._index.track(1 if new_due is not None else -1)
         if new_due is not None and (new_due != old_due or popped):
             self._index.schedule(new_due, ticket_id)
+        self._deadlines.note(ticket_id, old_deadline, None if delete else _deadline_key(state))
+
+    def _has_deadline(self, ticket_id: str, key: DeadlineKey) -> bool:
+        record = self._store.get(ticket_id)
+        return record is not None and _deadline_key(TicketState.from_record(record)) == key
 
     def _is_current(self, due: int, ticket_id: str) -> bool:
         record = self._store.get(ticket_id)
@@ -326,3 +343,10 @@ class SloEngine:
 
 def _running_priority(state: TicketState) -> str | None:
     return state.priority if state.phase == RUNNING else None
+
+
+def _deadline_key(state: TicketState) -> DeadlineKey | None:
+    """(priority, deadline) of a running clock that has not breached, else ``None``."""
+    if state.phase != RUNNING or state.breached or state.priority is None:
+        return None
+    return state.priority, state.deadline
