@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration venv kafka kafka-start kafka-stop clean
+.PHONY: run test test-unit test-integration venv kafka tools kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
 	@echo "== creating $(VENV) and installing ticket-slo with its test tools"
@@ -21,18 +21,30 @@ ifndef KAFKA_BOOTSTRAP_SERVERS
 	python3 deploy/kafka/broker.py fetch
 endif
 
+# promtool and the Prometheus server (Debian's prometheus package) check metrics, rules and
+# dashboards in the tests. Installed when missing and we are root (as in CI); else say how.
+tools:
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "== installing Debian's prometheus package (promtool and the server, for the tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else \
+	    echo "make: the tests need promtool and prometheus: sudo apt-get install prometheus" >&2; exit 1; \
+	  fi; \
+	fi
+
 ## run: broker, topics, worker and simulator on this machine; Ctrl-C stops all of it
 run: venv kafka
 	$(BIN)/python deploy/run_local.py
 
 ## test: the whole suite, integration tests against the real broker included
-test: venv kafka
+test: venv kafka tools
 	$(BIN)/python -m pytest
 
-test-unit: venv
+test-unit: venv tools
 	$(BIN)/python -m pytest tests/unit
 
-test-integration: venv kafka
+test-integration: venv kafka tools
 	$(BIN)/python -m pytest tests/integration
 
 kafka-start: kafka

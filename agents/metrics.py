@@ -20,6 +20,9 @@ from prometheus_client import (
 )
 from prometheus_client import gc_collector, platform_collector, process_collector
 
+from schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
+from streams.emission import Emission
+
 __all__ = ["SloMetrics", "METRIC_NAMES", "elapsed_buckets"]
 
 log = logging.getLogger(__name__)
@@ -105,6 +108,22 @@ class SloMetrics:
         bound = int(server.server_address[1])
         log.info("metrics at http://%s:%d/metrics", address, bound)
         return bound
+
+    def record_emission(self, emission: Emission, wall_now: float) -> None:
+        """Count one published output event."""
+        model = emission.model
+        if isinstance(model, SloBreached):
+            self.breaches.labels(model.objective, model.priority).inc()
+            self.breach_delay.observe(max(0.0, wall_now - model.deadline.timestamp()))
+        elif isinstance(model, SloBreachRetracted):
+            self.retractions.labels(model.objective, model.priority).inc()
+        elif isinstance(model, SloAtRisk):
+            self.at_risk.labels(model.objective, model.priority, f"{model.threshold:g}").inc()
+        elif isinstance(model, SloCompleted):
+            self.outcomes.labels(model.objective, model.priority, "met" if model.met else "breached").inc()
+            self.elapsed.labels(model.objective, model.priority).observe(model.elapsed_seconds)
+        elif isinstance(model, DeadLetter):
+            self.invalid.labels(model.reason).inc()
 
     def set_ownership(self, partitions: int, open_clocks: Mapping[str, Mapping[str, int]],
                       next_deadline: Mapping[str, Mapping[str, float]]) -> None:

@@ -79,6 +79,10 @@ class PartitionEngines:
     def engines(self) -> dict[int, SloEngine]:
         return dict(self._engines)
 
+    def owned_count(self) -> int:
+        """Partitions assigned to this worker (engines are built for them lazily)."""
+        return len(self._owned) if self._owned is not None else len(self._engines)
+
     def _rebuild(self) -> None:
         """Group the table by partition in one pass and build every missing engine."""
         by_partition: dict[int, list[tuple[str, Record]]] = defaultdict(list)

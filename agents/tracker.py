@@ -16,8 +16,11 @@ from typing import Any
 
 import faust
 
+from agents.metrics import SloMetrics
 from agents.partition_engines import PartitionEngines, TableStore
 from agents.progress import ProgressLog
+from schemas.events import TicketEvent, TicketOpened
+from schemas.objectives import FIRST_RESPONSE
 from schemas.outputs import DeadLetter
 from schemas.policy import Policy
 from schemas.validation import InvalidEvent, parse_event
@@ -32,7 +35,8 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "tickets"
 
 
-def register_tracker(app: faust.App, settings: Settings, policy: Policy, progress: ProgressLog) -> None:
+def register_tracker(app: faust.App, settings: Settings, policy: Policy, progress: ProgressLog,
+                     metrics: SloMetrics) -> None:
     names = settings.topics
     raw = {"key_type": bytes, "value_type": bytes}
     source = app.topic(names.events, names.clock, **raw)
@@ -67,7 +71,24 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         for emission in emissions:
             await outputs[emission.kind].send(key=emission.key.encode(),
                                               value=emission.model.model_dump_json().encode())
+            metrics.record_emission(emission, time.time())
             progress.add(emission.kind.replace("_", "-"))
+
+    def count_applied(engine: SloEngine, event: TicketEvent, before: tuple[int, int, int]) -> None:
+        """Metrics of one applied event, from the engine's counters before and after."""
+        stats = engine.stats
+        if stats.duplicates != before[0]:
+            metrics.duplicates.inc()
+            progress.add("duplicates")
+            return
+        metrics.events.labels(event.type).inc()
+        metrics.event_lag.observe(max(0.0, time.time() - event.occurred_at.timestamp()))
+        if isinstance(event, TicketOpened):
+            if stats.clocks_started != before[1]:
+                metrics.clocks_started.labels(FIRST_RESPONSE, event.priority).inc()
+            if stats.not_eligible != before[2]:
+                metrics.not_eligible.inc()
+        progress.add("events")
 
     @app.agent(source, name="tracker", concurrency=1)
     async def track(stream: faust.StreamT) -> None:
@@ -86,12 +107,31 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
                     topic=message.topic, partition=message.partition, offset=message.offset,
                 )
                 await outputs["dead_letter"].send(key=message.key, value=letter.model_dump_json().encode())
+                metrics.invalid.labels(invalid.reason).inc()
                 progress.add(f"invalid ({invalid.reason})")
                 continue
             now = engine_clock()
             origin = EventSource(topic=message.topic, partition=message.partition, offset=message.offset)
-            await publish(engine.apply(ticket_event, now, origin) + engine.advance(now))
-            progress.add("events")
+            stats = engine.stats
+            before = (stats.duplicates, stats.clocks_started, stats.not_eligible)
+            emissions = engine.apply(ticket_event, now, origin)
+            count_applied(engine, ticket_event, before)
+            await publish(emissions + engine.advance(now))
+
+    @app.timer(1.0, name="ownership-gauges")
+    async def update_gauges() -> None:
+        """Open clocks and time to the soonest deadline of the partitions owned now."""
+        owned = engines.engines()
+        counts: dict[str, int] = {}
+        soonest: dict[str, float] = {}
+        for engine in owned.values():
+            for priority, count in engine.open_clocks_by_priority().items():
+                counts[priority] = counts.get(priority, 0) + count
+            for priority, deadline in engine.soonest_deadlines().items():
+                soonest[priority] = min(deadline, soonest.get(priority, deadline))
+        wall = time.time()
+        metrics.set_ownership(engines.owned_count(), {FIRST_RESPONSE: counts},
+                              {FIRST_RESPONSE: {p: d - wall for p, d in soonest.items()}})
 
     @app.timer(settings.tick_interval, name="clock-ticks")
     async def tick() -> None:

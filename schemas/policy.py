@@ -143,6 +143,17 @@ class Policy(_Strict):
         targets = self.plan(plan).targets(objective)
         return None if targets is None else float(targets.seconds(priority))
 
+    def all_targets(self) -> set[float]:
+        """Every target of every plan, objective and priority, in seconds (histogram bounds)."""
+        found: set[float] = set()
+        for name in self.plans:
+            for objective in OBJECTIVES:
+                for priority in PRIORITIES:
+                    target = self.target_seconds(name, objective, priority)
+                    if target is not None:
+                        found.add(target)
+        return found
+
     def warn_at(self, plan: str) -> tuple[float, ...]:
         return self.plan(plan).warn_at
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import faust
 
+from agents.metrics import SloMetrics
 from schemas.policy import Policy
 from streams.settings import Settings
 from streams.topics import MAX_PRODUCER_REQUEST_BYTES
@@ -15,7 +16,7 @@ from streams.topics import MAX_PRODUCER_REQUEST_BYTES
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings, policy: Policy) -> faust.App:
+def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust.App:
     """Build the Faust app and register the pipeline's agents on it."""
     app = faust.App(
         settings.app_id,
@@ -44,5 +45,5 @@ def create_app(settings: Settings, policy: Policy) -> faust.App:
     )
     from agents import register_agents
 
-    register_agents(app, settings, policy)
+    register_agents(app, settings, policy, metrics)
     return app

@@ -109,11 +109,15 @@ def _timestamp(text: str) -> float:
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.topics import ensure_topics
-    from streams.worker import run_worker
+    from streams.worker import MetricsPortError, run_worker
 
     policy = _policy(args, settings)
     ensure_topics(settings)
-    return run_worker(settings, policy)
+    try:
+        return run_worker(settings, policy)
+    except MetricsPortError as exc:
+        print(f"ticket-slo: {exc}", file=sys.stderr)
+        return 2
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:

@@ -187,6 +187,7 @@ class SloEngine:
             self.stats.not_eligible += 1
             state.retire(DONE)
         else:
+            self.stats.clocks_started += 1
             first_response.start(state, opened, target)
         buffered.sort(key=lambda event: datetime_to_micros(event.occurred_at))
         for event in buffered:

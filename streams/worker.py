@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from agents.metrics import SloMetrics
 from schemas.policy import Policy
 from streams.app import create_app
 from streams.settings import Settings
@@ -11,10 +12,21 @@ from streams.settings import Settings
 __all__ = ["run_worker"]
 
 
+class MetricsPortError(OSError):
+    """The metrics endpoint cannot bind; the message names the address."""
+
+
 def run_worker(settings: Settings, policy: Policy) -> int:
-    """Start the worker and block until it is stopped (SIGINT or SIGTERM)."""
+    """Serve metrics, start the worker and block until it is stopped (SIGINT or SIGTERM)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, policy)
+    metrics = SloMetrics(policy.all_targets())
+    try:
+        metrics.serve(settings.metrics_addr, settings.metrics_port)
+    except OSError as exc:
+        raise MetricsPortError(
+            f"cannot serve metrics on {settings.metrics_addr}:{settings.metrics_port} "
+            f"(TICKET_SLO_METRICS_ADDR/PORT): {exc.strerror or exc}") from exc
+    app = create_app(settings, policy, metrics)
     worker = faust.Worker(app, loglevel=settings.log_level)
     worker.execute_from_commandline()
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,12 @@ import uuid
 from pathlib import Path
 
 READY_MARKER = "[^Worker]: Ready"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class WorkerProcess:
@@ -22,6 +29,7 @@ class WorkerProcess:
         self.prefix = prefix or f"t{uuid.uuid4().hex[:10]}-"
         self.workdir = workdir
         self.log_path = workdir / f"worker-{self.prefix}log"
+        self.metrics_port = free_port()
         self.env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -29,9 +37,14 @@ class WorkerProcess:
             "TICKET_SLO_TOPIC_PREFIX": self.prefix,
             "TICKET_SLO_PARTITIONS": str(partitions),
             "TICKET_SLO_DATA_DIR": str(workdir / f"data-{self.prefix}"),
+            "TICKET_SLO_METRICS_PORT": str(self.metrics_port),
             **(extra_env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"

@@ -1,0 +1,113 @@
+"""A running worker's /metrics tells the truth about what it processed, in valid exposition format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from agents.metrics import METRIC_NAMES
+from tests.integration.kafka_io import consume, produce
+from tests.integration.worker_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+POLICY = """
+plans:
+  default:
+    warn_at: [0.5]
+    objectives:
+      first_response: {P1: 2s, P2: 1h, P3: 1h, P4: 1h}
+  basic:
+    objectives: {}
+"""
+
+
+@pytest.fixture
+def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    process = WorkerProcess(kafka_bootstrap, tmp_path, extra_env={
+        "TICKET_SLO_POLICY": str(policy), "TICKET_SLO_BREACH_GRACE": "0.2",
+    }).start()
+    try:
+        yield process
+    finally:
+        process.cleanup()
+
+
+def _scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_what_the_worker_did(kafka_bootstrap: str, worker: WorkerProcess) -> None:
+    now = datetime.now(timezone.utc)
+
+    def event(ticket: str, n: int, kind: str, at: datetime, **fields: object) -> tuple[bytes, bytes]:
+        body = {"event_id": f"{ticket}-{n}", "type": kind, "ticket_id": ticket, "occurred_at": at.isoformat(), **fields}
+        return ticket.encode(), json.dumps(body).encode()
+
+    records = [
+        event("M1", 1, "ticket.opened", now, priority="P1", customer_id="c"),           # breaches after 2 s
+        event("M2", 1, "ticket.opened", now, priority="P2", customer_id="c"),
+        event("M2", 2, "ticket.acknowledged", now + timedelta(seconds=30)),               # met, 30 s
+        event("M2", 2, "ticket.acknowledged", now + timedelta(seconds=30)),               # duplicate
+        event("M3", 1, "ticket.opened", now, priority="P3", customer_id="c"),            # stays open
+        event("M4", 1, "ticket.opened", now, priority="P1", customer_id="c", plan="basic"),  # not eligible
+        (b"M5", b"not json"),
+    ]
+    produce(kafka_bootstrap, worker.topic("ticket-events"), records)
+    assert consume(kafka_bootstrap, worker.topic("ticket-slo-breaches"), expect=1, timeout=30)
+    time.sleep(2.5)  # the gauges are refreshed once a second
+
+    text = _scrape(worker.metrics_url)
+    samples = _samples(text)
+    fr = ("objective", "first_response")
+
+    assert samples[("ticket_slo_events_total", (("type", "ticket.opened"),))] == 4
+    assert samples[("ticket_slo_events_total", (("type", "ticket.acknowledged"),))] == 1
+    assert samples[("ticket_slo_events_duplicate_total", ())] == 1
+    assert samples[("ticket_slo_events_invalid_total", (("reason", "bad_json"),))] == 1
+    assert samples[("ticket_slo_tickets_not_eligible_total", ())] == 1
+    assert samples[("ticket_slo_clocks_started_total", (fr, ("priority", "P1")))] == 1
+    assert samples[("ticket_slo_breaches_total", (fr, ("priority", "P1")))] == 1
+    assert samples[("ticket_slo_at_risk_total", (fr, ("priority", "P1"), ("threshold", "0.5")))] == 1
+    assert samples[("ticket_slo_outcomes_total", (fr, ("priority", "P2"), ("result", "met")))] == 1
+    assert samples[("ticket_slo_elapsed_seconds_bucket", (("le", "3600.0"), fr, ("priority", "P2")))] == 1
+    assert samples[("ticket_slo_elapsed_seconds_bucket", (("le", "2.0"), fr, ("priority", "P2")))] == 0
+    assert samples[("ticket_slo_elapsed_seconds_sum", (fr, ("priority", "P2")))] == 30
+    # M1 (breached, unanswered) and M3 run; M2 stopped; M4 has no clock.
+    assert samples[("ticket_slo_open_clocks", (fr, ("priority", "P1")))] == 1
+    assert samples[("ticket_slo_open_clocks", (fr, ("priority", "P3")))] == 1
+    assert samples[("ticket_slo_open_clocks", (fr, ("priority", "P2")))] == 0
+    assert 3590 < samples[("ticket_slo_next_deadline_seconds", (fr, ("priority", "P3")))] < 3600
+    assert ("ticket_slo_next_deadline_seconds", (fr, ("priority", "P1"))) not in samples  # M1 already breached
+    assert samples[("ticket_slo_owned_partitions", ())] == 3
+    assert samples[("ticket_slo_event_lag_seconds_count", ())] == 5
+    assert samples[("ticket_slo_breach_delay_seconds_count", ())] == 1
+    assert 0 <= samples[("ticket_slo_breach_delay_seconds_sum", ())] < 2
+    exported = {family.name for family in text_string_to_metric_families(text)}
+    for name in METRIC_NAMES:
+        assert name.removesuffix("_total") in exported, name
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: apt-get install prometheus"
+    checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
