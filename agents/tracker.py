@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from agents.metrics import SloMetrics
 from agents.partition_engines import PartitionEngines, TableStore
@@ -25,6 +26,7 @@ from schemas.outputs import DeadLetter
 from schemas.policy import Policy
 from schemas.validation import InvalidEvent, parse_event
 from streams.emission import Emission, EventSource
+from streams.catch_up import PartitionCatchUp
 from streams.engine import SloEngine
 from streams.settings import Settings
 
@@ -59,13 +61,18 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         return SloEngine(policy, store, orphan_timeout=settings.orphan_timeout)
 
     engines = PartitionEngines(table, new_engine)
+    catch_up = PartitionCatchUp(settings.breach_grace)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         engines.on_assignment({tp.partition for tp in assigned if tp.topic == names.events})
+        catch_up.reset()
 
-    def engine_clock() -> float:
-        return time.time() - settings.breach_grace
+    async def measure_backlog(partition: int) -> None:
+        """Where this partition's input starts and ends now (once per assignment)."""
+        tp = TP(names.events, partition)
+        ends = await app.consumer.highwaters(tp)
+        catch_up.set_backlog(partition, committed_offset(app, tp), ends.get(tp))
 
     async def publish(emissions: list[Emission]) -> None:
         for emission in emissions:
@@ -94,10 +101,16 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
     async def track(stream: faust.StreamT) -> None:
         async for event in stream.events():
             message = event.message
-            engine = engines.engine(message.partition)
+            partition = message.partition
+            engine = engines.engine(partition)
+            if not catch_up.knows(partition):
+                await measure_backlog(partition)
             if message.topic == names.clock:
-                await publish(engine.advance(engine_clock()))
+                now = catch_up.clock(partition, time.time())
+                if now is not None:
+                    await publish(engine.advance(now))
                 continue
+            catch_up.on_event(partition, message.offset, message.timestamp)
             try:
                 ticket_event = parse_event(message.value, message.key)
             except InvalidEvent as invalid:
@@ -110,7 +123,9 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
                 metrics.invalid.labels(invalid.reason).inc()
                 progress.add(f"invalid ({invalid.reason})")
                 continue
-            now = engine_clock()
+            now = catch_up.clock(partition, time.time())
+            if now is None:  # a backlog event without a timestamp: nothing better than wall time
+                now = time.time() - settings.breach_grace
             origin = EventSource(topic=message.topic, partition=message.partition, offset=message.offset)
             stats = engine.stats
             before = (stats.duplicates, stats.clocks_started, stats.not_eligible)
@@ -139,3 +154,13 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         for tp in app.assignor.assigned_actives():
             if tp.topic == names.clock:
                 await clock.send(value=b"", partition=tp.partition)
+
+
+def committed_offset(app: faust.App, tp: TP) -> int | None:
+    """The group's committed offset of ``tp``, where this worker's processing started.
+
+    Faust records it when it seeks to the committed offsets after an assignment;
+    faust-streaming has no public accessor for it.
+    """
+    committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
+    return committed.get(tp)

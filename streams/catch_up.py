@@ -1,0 +1,72 @@
+"""The live clock of each partition: input time while a backlog drains, wall time after.
+
+After a restart or a rebalance a partition may hold events published while nobody
+was processing it, among them acknowledgements that arrived before their deadlines.
+Firing timers on wall time before those are applied would page people for breaches
+that never happened. So until a partition has consumed the backlog it had when it
+was assigned, its clock follows the publication time of the events it has applied
+(as replay follows ``occurred_at``); from then on it is wall time. Both minus the grace.
+
+Pure bookkeeping: the agent tells it where the backlog ends and what it processed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PartitionCatchUp"]
+
+
+@dataclass(slots=True)
+class _Partition:
+    end: int  # the first offset past the backlog seen at assignment
+    next_offset: int  # the next offset this worker will process
+    last_timestamp: float | None = None  # publication time of the last event processed
+
+    @property
+    def caught_up(self) -> bool:
+        return self.next_offset >= self.end
+
+
+class PartitionCatchUp:
+    """Per-partition catch-up state and the clock that follows from it."""
+
+    def __init__(self, grace: float) -> None:
+        self._grace = grace
+        self._partitions: dict[int, _Partition] = {}
+
+    def reset(self) -> None:
+        """Forget every partition (a rebalance): each must be measured again."""
+        self._partitions.clear()
+
+    def knows(self, partition: int) -> bool:
+        return partition in self._partitions
+
+    def set_backlog(self, partition: int, committed: int | None, end: int | None) -> None:
+        """The partition starts at ``committed`` and its backlog ends before ``end``."""
+        start = committed if committed is not None and committed >= 0 else 0
+        self._partitions[partition] = _Partition(end=end if end is not None else start, next_offset=start)
+
+    def on_event(self, partition: int, offset: int, timestamp: float | None) -> None:
+        """An input event at ``offset`` published at ``timestamp`` is being applied."""
+        state = self._partitions.get(partition)
+        if state is None:  # an event before the backlog was measured: measure from here
+            state = self._partitions[partition] = _Partition(end=offset + 1, next_offset=offset)
+        state.next_offset = max(state.next_offset, offset + 1)
+        if timestamp is not None:
+            state.last_timestamp = max(state.last_timestamp or timestamp, timestamp)
+
+    def caught_up(self, partition: int) -> bool:
+        state = self._partitions.get(partition)
+        return state is not None and state.caught_up
+
+    def clock(self, partition: int, wall: float) -> float | None:
+        """The engine clock of ``partition`` now, or ``None`` while nothing says what time it is."""
+        state = self._partitions.get(partition)
+        if state is None:
+            return None
+        if state.caught_up:
+            return wall - self._grace
+        if state.last_timestamp is None:
+            return None
+        return min(wall, state.last_timestamp) - self._grace

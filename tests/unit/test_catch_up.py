@@ -1,0 +1,50 @@
+"""A partition's clock follows its input's publication time until the backlog is drained."""
+
+from __future__ import annotations
+
+from streams.catch_up import PartitionCatchUp
+
+WALL = 1_000_000.0
+
+
+def test_unmeasured_partition_has_no_clock() -> None:
+    assert PartitionCatchUp(grace=1).clock(0, WALL) is None
+
+
+def test_no_backlog_means_wall_time_minus_grace() -> None:
+    catch_up = PartitionCatchUp(grace=1)
+    catch_up.set_backlog(0, committed=40, end=40)
+    assert catch_up.caught_up(0)
+    assert catch_up.clock(0, WALL) == WALL - 1
+
+
+def test_backlog_holds_timers_until_an_event_is_applied_then_follows_its_time() -> None:
+    catch_up = PartitionCatchUp(grace=1)
+    catch_up.set_backlog(0, committed=10, end=13)
+    assert catch_up.clock(0, WALL) is None  # a tick before any backlog event: do not fire
+    catch_up.on_event(0, offset=10, timestamp=WALL - 300)
+    assert catch_up.clock(0, WALL) == WALL - 301
+    catch_up.on_event(0, offset=11, timestamp=WALL - 200)
+    assert not catch_up.caught_up(0)
+    assert catch_up.clock(0, WALL) == WALL - 201
+    catch_up.on_event(0, offset=12, timestamp=WALL - 100)  # the last offset of the backlog
+    assert catch_up.caught_up(0)
+    assert catch_up.clock(0, WALL) == WALL - 1
+
+
+def test_input_time_never_runs_ahead_of_wall_time_nor_backwards() -> None:
+    catch_up = PartitionCatchUp(grace=0)
+    catch_up.set_backlog(0, committed=0, end=5)
+    catch_up.on_event(0, offset=0, timestamp=WALL + 60)  # a producer clock ahead of ours
+    assert catch_up.clock(0, WALL) == WALL
+    catch_up.on_event(0, offset=1, timestamp=WALL - 50)  # an older timestamp later in the log
+    assert catch_up.clock(0, WALL + 100) == WALL + 60
+
+
+def test_partitions_are_independent_and_reset_forgets_all() -> None:
+    catch_up = PartitionCatchUp(grace=0)
+    catch_up.set_backlog(0, committed=None, end=0)  # never committed, empty: caught up
+    catch_up.set_backlog(1, committed=None, end=2)
+    assert catch_up.caught_up(0) and not catch_up.caught_up(1)
+    catch_up.reset()
+    assert not catch_up.knows(0) and catch_up.clock(1, WALL) is None
