@@ -51,6 +51,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "ticket_slo_owned_partitions",
     "ticket_slo_event_lag_seconds",
     "ticket_slo_breach_delay_seconds",
+    "ticket_slo_outputs_redelivered_total",
 )
 
 
@@ -101,6 +102,11 @@ class SloMetrics:
         self.breach_delay = Histogram("ticket_slo_breach_delay_seconds",
                                       "Publication time minus deadline of slo.breached events.",
                                       buckets=BREACH_DELAY_BUCKETS, registry=r)
+
+        self.redelivered = Counter("ticket_slo_outputs_redelivered",
+                                   "Outputs published again after a restart or rebalance, from state "
+                                   "outboxes of uncommitted input (consumers see them as duplicates).",
+                                   registry=r)
 
     def serve(self, address: str, port: int) -> int:
         """Serve ``/metrics`` on a background thread; return the bound port."""

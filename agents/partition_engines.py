@@ -1,46 +1,77 @@
-"""One pure engine per owned partition, with its state in the shared Faust table.
+"""One pure engine per owned partition, with its state (and an outbox) in the shared Faust table.
 
 Faust keeps every owned partition's keys in one table; a ticket's changelog
-partition is that of the event being processed. Each record is stored as
-``[partition, engine_record]`` so that the engines can be rebuilt per partition
-after a rebalance without knowing the producer's partitioner, and so that keys of
-partitions this worker no longer owns can be dropped from memory.
+partition is that of the message being processed. Each value is stored as
+``[partition, engine_record, outbox]``:
+
+* the partition lets the engines be rebuilt per partition after a rebalance without
+  knowing the producer's partitioner, and lets keys of partitions this worker no
+  longer owns be dropped from memory;
+* the outbox holds the output records this ticket produced for input messages whose
+  offsets were not yet committed, as ``[[source, offset, [[kind, json], ...]], ...]``
+  with source ``"e"`` (ticket-events) or ``"c"`` (the clock topic).
+
+Why the outbox: Faust flushes the producer before it commits offsets, so outputs of
+committed messages are safe; but a crash can persist a ticket's changelog write while
+losing the output it produced. The message is then processed again, the engine sees
+an event id (or a fired timer) it already applied, and would publish nothing. So the
+state carries its own recent outputs, and when an engine is rebuilt (after a restart
+or a rebalance) every outbox entry at or past the committed offset is published
+again. Consumers de-duplicate (``breach_id`` is deterministic); nothing is lost.
+
+The engine's writes are staged and land in the table once per message, together with
+the outputs they caused (``commit``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Final, Iterable
 
+from streams.emission import Emission
 from streams.engine import SloEngine
 from streams.state_store import Record
 
-__all__ = ["TableStore", "PartitionEngines"]
+__all__ = ["TableStore", "PartitionEngines", "Redelivery", "EVENTS", "CLOCK"]
+
+EVENTS: Final = "e"
+CLOCK: Final = "c"
+_DELETED: Final = object()
 
 EngineFactory = Callable[["TableStore"], SloEngine]
+#: (source, partition) → the committed offset of that input partition, if known.
+CommittedOffset = Callable[[str, int], "int | None"]
+#: An output to publish again: (kind, key, JSON value).
+Redelivery = tuple[str, str, str]
+OutboxEntry = list[Any]  # [source, offset, [[kind, json], ...]]
 
 
 class TableStore:
-    """The ``StateStore`` view of one partition of a Faust table."""
+    """The ``StateStore`` view of one partition of the Faust table, with staged writes."""
 
-    __slots__ = ("_table", "_partition", "_snapshot")
+    __slots__ = ("_table", "_partition", "_snapshot", "_staged", "_committed")
 
-    def __init__(self, table: Any, partition: int, snapshot: list[tuple[str, Record]]) -> None:
+    def __init__(self, table: Any, partition: int, snapshot: list[tuple[str, Record]],
+                 committed: CommittedOffset) -> None:
         self._table = table
         self._partition = partition
         # Only read by the engine's index rebuild, right after construction.
         self._snapshot: list[tuple[str, Record]] | None = snapshot
+        self._staged: dict[str, Any] = {}
+        self._committed = committed
 
     def get(self, key: str) -> Record | None:
+        staged = self._staged.get(key)
+        if staged is not None:
+            return None if staged is _DELETED else staged
         stored = self._table.get(key)
         return None if stored is None else stored[1]
 
     def put(self, key: str, value: Record) -> None:
-        self._table[key] = [self._partition, value]
+        self._staged[key] = value
 
     def delete(self, key: str) -> None:
-        if key in self._table:
-            del self._table[key]
+        self._staged[key] = _DELETED
 
     def items(self) -> Iterable[tuple[str, Record]]:
         snapshot, self._snapshot = self._snapshot, None
@@ -48,15 +79,41 @@ class TableStore:
             return snapshot
         return [(k, v[1]) for k, v in list(self._table.data.items()) if v and v[0] == self._partition]
 
+    def commit(self, source: str, offset: int, emissions: list[tuple[Emission, str]]) -> None:
+        """Write the staged state, each ticket's outbox carrying the outputs of this message."""
+        produced: dict[str, list[list[str]]] = defaultdict(list)
+        for emission, payload in emissions:
+            produced[emission.key].append([emission.kind, payload])
+        staged, self._staged = self._staged, {}
+        for key, record in staged.items():
+            if record is _DELETED:
+                if key in self._table:
+                    del self._table[key]
+                continue
+            outbox = self._pending_outbox(key)
+            if key in produced:
+                outbox.append([source, offset, produced[key]])
+            self._table[key] = [self._partition, record, outbox]
+
+    def _pending_outbox(self, key: str) -> list[OutboxEntry]:
+        """The ticket's outbox entries whose input offsets are not committed yet."""
+        stored = self._table.get(key)
+        if not stored or len(stored) < 3:
+            return []
+        return [entry for entry in stored[2] if _uncommitted(entry, self._partition, self._committed)]
+
 
 class PartitionEngines:
     """Builds the engines of the owned partitions lazily, and forgets them on rebalance."""
 
-    def __init__(self, table: Any, factory: EngineFactory) -> None:
+    def __init__(self, table: Any, factory: EngineFactory, committed: CommittedOffset) -> None:
         self._table = table
         self._factory = factory
+        self._committed = committed
         self._engines: dict[int, SloEngine] = {}
+        self._stores: dict[int, TableStore] = {}
         self._owned: set[int] | None = None
+        self._redeliveries: list[Redelivery] = []
 
     def on_assignment(self, owned: set[int]) -> None:
         """The worker now owns ``owned``: drop every engine and the keys of other partitions.
@@ -65,6 +122,7 @@ class PartitionEngines:
         recovered the table from its changelog.
         """
         self._engines.clear()
+        self._stores.clear()
         self._owned = set(owned)
 
     def engine(self, partition: int) -> SloEngine:
@@ -73,8 +131,18 @@ class PartitionEngines:
             self._rebuild()
             engine = self._engines.get(partition)
             if engine is None:  # a message of a partition we were not told about
-                engine = self._engines[partition] = self._factory(TableStore(self._table, partition, []))
+                self._build(partition, [])
+                engine = self._engines[partition]
         return engine
+
+    def store(self, partition: int) -> TableStore:
+        self.engine(partition)
+        return self._stores[partition]
+
+    def take_redeliveries(self) -> list[Redelivery]:
+        """Outputs found in outboxes at the last rebuild that must be published again."""
+        taken, self._redeliveries = self._redeliveries, []
+        return taken
 
     def engines(self) -> dict[int, SloEngine]:
         return dict(self._engines)
@@ -82,6 +150,11 @@ class PartitionEngines:
     def owned_count(self) -> int:
         """Partitions assigned to this worker (engines are built for them lazily)."""
         return len(self._owned) if self._owned is not None else len(self._engines)
+
+    def _build(self, partition: int, snapshot: list[tuple[str, Record]]) -> None:
+        store = TableStore(self._table, partition, snapshot, self._committed)
+        self._stores[partition] = store
+        self._engines[partition] = self._factory(store)
 
     def _rebuild(self) -> None:
         """Group the table by partition in one pass and build every missing engine."""
@@ -91,15 +164,26 @@ class PartitionEngines:
         for key, stored in list(data.items()):
             if not stored:
                 continue
-            partition, record = stored
+            partition, record = stored[0], stored[1]
             if self._owned is not None and partition not in self._owned:
                 foreign.append(key)
-            else:
-                by_partition[partition].append((key, record))
+                continue
+            if partition in self._engines:
+                continue
+            by_partition[partition].append((key, record))
+            for entry in stored[2] if len(stored) > 2 else ():
+                if _uncommitted(entry, partition, self._committed):
+                    self._redeliveries.extend((kind, key, payload) for kind, payload in entry[2])
         for key in foreign:  # left behind by a revoked partition: not ours to act on
             data.pop(key, None)
         wanted = self._owned if self._owned is not None else set(by_partition)
         for partition in wanted:
             if partition not in self._engines:
-                store = TableStore(self._table, partition, by_partition.get(partition, []))
-                self._engines[partition] = self._factory(store)
+                self._build(partition, by_partition.get(partition, []))
+
+
+def _uncommitted(entry: OutboxEntry, partition: int, committed: CommittedOffset) -> bool:
+    """True unless the entry's input offset is below its partition's committed offset."""
+    source, offset = entry[0], entry[1]
+    mark = committed(source, partition)
+    return mark is None or offset >= mark

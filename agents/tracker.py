@@ -4,7 +4,9 @@ One agent (concurrency 1) consumes ``ticket-events`` and the internal clock topi
 which have the same partition count, so each partition's events, ticks and table
 changelog are handled by one worker, in one place, in order. Events are validated
 here (failures go to the dead-letter topic with the reason) and applied to the
-partition's engine; ticks advance its clock to wall time minus the breach grace.
+partition's engine; ticks advance its clock (see ``streams.catch_up``). Every state
+write carries the outputs it caused (see ``agents.partition_engines``), so a crash
+between the two cannot lose an output.
 """
 
 from __future__ import annotations
@@ -18,19 +20,19 @@ import faust
 from faust.types import TP
 
 from agents.metrics import SloMetrics
-from agents.partition_engines import PartitionEngines, TableStore
+from agents.partition_engines import CLOCK, EVENTS, PartitionEngines, TableStore
 from agents.progress import ProgressLog
 from schemas.events import TicketEvent, TicketOpened
 from schemas.objectives import FIRST_RESPONSE
 from schemas.outputs import DeadLetter
 from schemas.policy import Policy
 from schemas.validation import InvalidEvent, parse_event
-from streams.emission import Emission, EventSource
 from streams.catch_up import PartitionCatchUp
+from streams.emission import Emission, EventSource
 from streams.engine import SloEngine
 from streams.settings import Settings
 
-__all__ = ["register_tracker", "TABLE_NAME"]
+__all__ = ["register_tracker", "TABLE_NAME", "committed_offset"]
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +56,17 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         default=None,
         key_type=str,
         partitions=settings.partitions,
-        help="Per-ticket SLO state: [partition, engine record].",
+        help="Per-ticket SLO state: [partition, engine record, outbox].",
     )
+    input_topics = {EVENTS: names.events, CLOCK: names.clock}
+
+    def committed(source_code: str, partition: int) -> int | None:
+        return committed_offset(app, TP(input_topics[source_code], partition))
 
     def new_engine(store: TableStore) -> SloEngine:
         return SloEngine(policy, store, orphan_timeout=settings.orphan_timeout)
 
-    engines = PartitionEngines(table, new_engine)
+    engines = PartitionEngines(table, new_engine, committed)
     catch_up = PartitionCatchUp(settings.breach_grace)
 
     @app.on_partitions_assigned.connect
@@ -68,18 +74,36 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         engines.on_assignment({tp.partition for tp in assigned if tp.topic == names.events})
         catch_up.reset()
 
-    async def measure_backlog(partition: int) -> None:
-        """Where this partition's input starts and ends now (once per assignment)."""
-        tp = TP(names.events, partition)
-        ends = await app.consumer.highwaters(tp)
-        catch_up.set_backlog(partition, committed_offset(app, tp), ends.get(tp))
+    async def prepare(partition: int) -> SloEngine:
+        """The partition's engine; after a rebalance, also measure its backlog and redeliver."""
+        engine = engines.engine(partition)
+        for kind, key, payload in engines.take_redeliveries():
+            await outputs[kind].send(key=key.encode(), value=payload.encode())
+            metrics.redelivered.inc()
+        if not catch_up.knows(partition):
+            tp = TP(names.events, partition)
+            ends = await app.consumer.highwaters(tp)
+            catch_up.set_backlog(partition, committed_offset(app, tp), ends.get(tp))
+        return engine
 
-    async def publish(emissions: list[Emission]) -> None:
-        for emission in emissions:
-            await outputs[emission.kind].send(key=emission.key.encode(),
-                                              value=emission.model.model_dump_json().encode())
+    async def commit_and_publish(partition: int, source_code: str, offset: int,
+                                 emissions: list[Emission]) -> None:
+        """Land the state with its outbox, then send the outputs."""
+        encoded = [(emission, emission.model.model_dump_json()) for emission in emissions]
+        engines.store(partition).commit(source_code, offset, encoded)
+        for emission, payload in encoded:
+            await outputs[emission.kind].send(key=emission.key.encode(), value=payload.encode())
             metrics.record_emission(emission, time.time())
             progress.add(emission.kind.replace("_", "-"))
+
+    async def dead_letter(message: Any, invalid: InvalidEvent) -> None:
+        letter = DeadLetter.of(
+            invalid.reason, invalid.detail, message.value, message.key, datetime.now(timezone.utc),
+            topic=message.topic, partition=message.partition, offset=message.offset,
+        )
+        await outputs["dead_letter"].send(key=message.key, value=letter.model_dump_json().encode())
+        metrics.invalid.labels(invalid.reason).inc()
+        progress.add(f"invalid ({invalid.reason})")
 
     def count_applied(engine: SloEngine, event: TicketEvent, before: tuple[int, int, int]) -> None:
         """Metrics of one applied event, from the engine's counters before and after."""
@@ -102,44 +126,34 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         async for event in stream.events():
             message = event.message
             partition = message.partition
-            engine = engines.engine(partition)
-            if not catch_up.knows(partition):
-                await measure_backlog(partition)
+            engine = await prepare(partition)
             if message.topic == names.clock:
                 now = catch_up.clock(partition, time.time())
                 if now is not None:
-                    await publish(engine.advance(now))
+                    await commit_and_publish(partition, CLOCK, message.offset, engine.advance(now))
                 continue
             catch_up.on_event(partition, message.offset, message.timestamp)
             try:
                 ticket_event = parse_event(message.value, message.key)
             except InvalidEvent as invalid:
-                letter = DeadLetter.of(
-                    invalid.reason, invalid.detail, message.value, message.key,
-                    datetime.now(timezone.utc),
-                    topic=message.topic, partition=message.partition, offset=message.offset,
-                )
-                await outputs["dead_letter"].send(key=message.key, value=letter.model_dump_json().encode())
-                metrics.invalid.labels(invalid.reason).inc()
-                progress.add(f"invalid ({invalid.reason})")
+                await dead_letter(message, invalid)
                 continue
             now = catch_up.clock(partition, time.time())
             if now is None:  # a backlog event without a timestamp: nothing better than wall time
                 now = time.time() - settings.breach_grace
-            origin = EventSource(topic=message.topic, partition=message.partition, offset=message.offset)
+            origin = EventSource(topic=message.topic, partition=partition, offset=message.offset)
             stats = engine.stats
             before = (stats.duplicates, stats.clocks_started, stats.not_eligible)
             emissions = engine.apply(ticket_event, now, origin)
             count_applied(engine, ticket_event, before)
-            await publish(emissions + engine.advance(now))
+            await commit_and_publish(partition, EVENTS, message.offset, emissions + engine.advance(now))
 
     @app.timer(1.0, name="ownership-gauges")
     async def update_gauges() -> None:
         """Open clocks and time to the soonest deadline of the partitions owned now."""
-        owned = engines.engines()
         counts: dict[str, int] = {}
         soonest: dict[str, float] = {}
-        for engine in owned.values():
+        for engine in engines.engines().values():
             for priority, count in engine.open_clocks_by_priority().items():
                 counts[priority] = counts.get(priority, 0) + count
             for priority, deadline in engine.soonest_deadlines().items():
@@ -157,10 +171,10 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
 
 
 def committed_offset(app: faust.App, tp: TP) -> int | None:
-    """The group's committed offset of ``tp``, where this worker's processing started.
+    """The group's committed offset of ``tp`` as this worker last knew it.
 
-    Faust records it when it seeks to the committed offsets after an assignment;
-    faust-streaming has no public accessor for it.
+    Faust records it when it seeks to the committed offsets after an assignment and
+    after each commit; faust-streaming has no public accessor for it.
     """
     committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
     return committed.get(tp)
