@@ -20,7 +20,10 @@ from prometheus_client import (
 )
 from prometheus_client import gc_collector, platform_collector, process_collector
 
+from schemas.events import EVENT_TYPES, PRIORITIES
+from schemas.objectives import OBJECTIVES
 from schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
+from schemas.validation import REASONS
 from streams.emission import Emission
 
 __all__ = ["SloMetrics", "METRIC_NAMES", "elapsed_buckets"]
@@ -107,6 +110,27 @@ class SloMetrics:
                                    "Outputs published again after a restart or rebalance, from state "
                                    "outboxes of uncommitted input (consumers see them as duplicates).",
                                    registry=r)
+
+        self._initialise_series()
+
+    def _initialise_series(self) -> None:
+        """Export every known label set at zero, so rate() and increase() see the first event.
+
+        A counter that appears with value 1 has no earlier sample: Prometheus would never
+        count that first increase.
+        """
+        for event_type in EVENT_TYPES:
+            self.events.labels(event_type)
+        for reason in REASONS:
+            self.invalid.labels(reason)
+        for objective in OBJECTIVES:
+            for priority in PRIORITIES:
+                self.clocks_started.labels(objective, priority)
+                self.breaches.labels(objective, priority)
+                self.retractions.labels(objective, priority)
+                self.elapsed.labels(objective, priority)
+                for result in ("met", "breached"):
+                    self.outcomes.labels(objective, priority, result)
 
     def serve(self, address: str, port: int) -> int:
         """Serve ``/metrics`` on a background thread; return the bound port."""
