@@ -25,6 +25,7 @@ the outputs they caused (``commit``).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any, Callable, Final, Iterable
 
@@ -33,6 +34,8 @@ from streams.engine import SloEngine
 from streams.state_store import Record
 
 __all__ = ["TableStore", "PartitionEngines", "Redelivery", "EVENTS", "CLOCK"]
+
+log = logging.getLogger(__name__)
 
 EVENTS: Final = "e"
 CLOCK: Final = "c"
@@ -104,7 +107,13 @@ class TableStore:
 
 
 class PartitionEngines:
-    """Builds the engines of the owned partitions lazily, and forgets them on rebalance."""
+    """Builds the engine of each owned partition when its first message arrives, and forgets
+    the partitions a rebalance takes away.
+
+    A partition's first message cannot arrive before Faust has recovered that partition's
+    table state from the changelog (its stream stays paused until then), so an engine built
+    at that moment sees the whole state. Partitions kept through a rebalance keep their engines.
+    """
 
     def __init__(self, table: Any, factory: EngineFactory, committed: CommittedOffset) -> None:
         self._table = table
@@ -116,23 +125,19 @@ class PartitionEngines:
         self._redeliveries: list[Redelivery] = []
 
     def on_assignment(self, owned: set[int]) -> None:
-        """The worker now owns ``owned``: drop every engine and the keys of other partitions.
-
-        Engines are rebuilt from the table at the next message, after Faust has
-        recovered the table from its changelog.
-        """
-        self._engines.clear()
-        self._stores.clear()
+        """The worker now owns ``owned``: drop the engines and keys of every other partition."""
         self._owned = set(owned)
+        for partition in [p for p in self._engines if p not in owned]:
+            del self._engines[partition]
+            del self._stores[partition]
+        data = self._table.data
+        for key in [k for k, stored in list(data.items()) if stored and stored[0] not in owned]:
+            data.pop(key, None)  # left behind by a revoked partition: not ours to act on
 
     def engine(self, partition: int) -> SloEngine:
         engine = self._engines.get(partition)
         if engine is None:
-            self._rebuild()
-            engine = self._engines.get(partition)
-            if engine is None:  # a message of a partition we were not told about
-                self._build(partition, [])
-                engine = self._engines[partition]
+            engine = self._build(partition)
         return engine
 
     def store(self, partition: int) -> TableStore:
@@ -140,7 +145,7 @@ class PartitionEngines:
         return self._stores[partition]
 
     def take_redeliveries(self) -> list[Redelivery]:
-        """Outputs found in outboxes at the last rebuild that must be published again."""
+        """Outputs found in outboxes when engines were built that must be published again."""
         taken, self._redeliveries = self._redeliveries, []
         return taken
 
@@ -151,35 +156,23 @@ class PartitionEngines:
         """Partitions assigned to this worker (engines are built for them lazily)."""
         return len(self._owned) if self._owned is not None else len(self._engines)
 
-    def _build(self, partition: int, snapshot: list[tuple[str, Record]]) -> None:
-        store = TableStore(self._table, partition, snapshot, self._committed)
-        self._stores[partition] = store
-        self._engines[partition] = self._factory(store)
-
-    def _rebuild(self) -> None:
-        """Group the table by partition in one pass and build every missing engine."""
-        by_partition: dict[int, list[tuple[str, Record]]] = defaultdict(list)
-        foreign: list[str] = []
-        data = self._table.data
-        for key, stored in list(data.items()):
-            if not stored:
+    def _build(self, partition: int) -> SloEngine:
+        """One pass over the table for this partition's records and uncommitted outboxes."""
+        snapshot: list[tuple[str, Record]] = []
+        for key, stored in list(self._table.data.items()):
+            if not stored or stored[0] != partition:
                 continue
-            partition, record = stored[0], stored[1]
-            if self._owned is not None and partition not in self._owned:
-                foreign.append(key)
-                continue
-            if partition in self._engines:
-                continue
-            by_partition[partition].append((key, record))
+            snapshot.append((key, stored[1]))
             for entry in stored[2] if len(stored) > 2 else ():
                 if _uncommitted(entry, partition, self._committed):
                     self._redeliveries.extend((kind, key, payload) for kind, payload in entry[2])
-        for key in foreign:  # left behind by a revoked partition: not ours to act on
-            data.pop(key, None)
-        wanted = self._owned if self._owned is not None else set(by_partition)
-        for partition in wanted:
-            if partition not in self._engines:
-                self._build(partition, by_partition.get(partition, []))
+        store = TableStore(self._table, partition, snapshot, self._committed)
+        engine = self._factory(store)
+        self._stores[partition] = store
+        self._engines[partition] = engine
+        log.info("partition %d: engine built from %d tickets (%d clocks running), %d outputs to redeliver",
+                 partition, len(snapshot), engine.open_clocks(), len(self._redeliveries))
+        return engine
 
 
 def _uncommitted(entry: OutboxEntry, partition: int, committed: CommittedOffset) -> bool:

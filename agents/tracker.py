@@ -11,6 +11,7 @@ between the two cannot lose an output.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ from schemas.validation import InvalidEvent, parse_event
 from streams.catch_up import PartitionCatchUp
 from streams.emission import Emission, EventSource
 from streams.engine import SloEngine
+from streams.group_offsets import GroupOffsets
 from streams.settings import Settings
 
 __all__ = ["register_tracker", "TABLE_NAME", "committed_offset"]
@@ -68,6 +70,7 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
 
     engines = PartitionEngines(table, new_engine, committed)
     catch_up = PartitionCatchUp(settings.breach_grace)
+    group_offsets = GroupOffsets(settings)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
@@ -83,7 +86,12 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         if not catch_up.knows(partition):
             tp = TP(names.events, partition)
             ends = await app.consumer.highwaters(tp)
-            catch_up.set_backlog(partition, committed_offset(app, tp), ends.get(tp))
+            start = await asyncio.to_thread(group_offsets.committed, names.events, partition)
+            end = ends.get(tp)
+            catch_up.set_backlog(partition, start, end)
+            if catch_up.knows(partition):
+                log.info("partition %d: input from offset %s to %s: %s", partition, start, end,
+                         "live" if catch_up.caught_up(partition) else "catching up on the backlog first")
         return engine
 
     async def commit_and_publish(partition: int, source_code: str, offset: int,

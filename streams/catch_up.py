@@ -22,6 +22,7 @@ class _Partition:
     end: int  # the first offset past the backlog seen at assignment
     next_offset: int  # the next offset this worker will process
     last_timestamp: float | None = None  # publication time of the last event processed
+    tentative: bool = False  # the start was not known yet: measure again at the next chance
 
     @property
     def caught_up(self) -> bool:
@@ -40,18 +41,34 @@ class PartitionCatchUp:
         self._partitions.clear()
 
     def knows(self, partition: int) -> bool:
-        return partition in self._partitions
+        """Whether the partition's backlog is measured for good (not tentatively)."""
+        state = self._partitions.get(partition)
+        return state is not None and not state.tentative
 
     def set_backlog(self, partition: int, committed: int | None, end: int | None) -> None:
-        """The partition starts at ``committed`` and its backlog ends before ``end``."""
-        start = committed if committed is not None and committed >= 0 else 0
-        self._partitions[partition] = _Partition(end=end if end is not None else start, next_offset=start)
+        """The partition starts at ``committed`` and its backlog ends before ``end``.
+
+        An unknown ``committed`` (right after a rebalance the consumer may not have read
+        it yet, or the group never committed) counts from offset 0 but stays tentative,
+        so a later measurement or the first event processed can correct it.
+        """
+        known = committed is not None and committed >= 0
+        start = committed if known else 0
+        previous = self._partitions.get(partition)
+        state = _Partition(end=end if end is not None else start, next_offset=start, tentative=not known)
+        if previous is not None:  # keep what events already proved
+            state.next_offset = max(state.next_offset, previous.next_offset)
+            state.last_timestamp = previous.last_timestamp
+        self._partitions[partition] = state
 
     def on_event(self, partition: int, offset: int, timestamp: float | None) -> None:
         """An input event at ``offset`` published at ``timestamp`` is being applied."""
         state = self._partitions.get(partition)
         if state is None:  # an event before the backlog was measured: measure from here
             state = self._partitions[partition] = _Partition(end=offset + 1, next_offset=offset)
+        if state.tentative:  # the first event after an assignment is where processing starts
+            state.next_offset = offset
+            state.tentative = False
         state.next_offset = max(state.next_offset, offset + 1)
         if timestamp is not None:
             state.last_timestamp = max(state.last_timestamp or timestamp, timestamp)

@@ -28,7 +28,7 @@ class WorkerProcess:
                  extra_env: dict[str, str] | None = None, partitions: int = 3) -> None:
         self.prefix = prefix or f"t{uuid.uuid4().hex[:10]}-"
         self.workdir = workdir
-        self.log_path = workdir / f"worker-{self.prefix}log"
+        self.log_path = workdir / f"worker-{self.prefix}{uuid.uuid4().hex[:6]}.log"
         self.metrics_port = free_port()
         self.env = {
             **os.environ,

@@ -48,3 +48,18 @@ def test_partitions_are_independent_and_reset_forgets_all() -> None:
     assert catch_up.caught_up(0) and not catch_up.caught_up(1)
     catch_up.reset()
     assert not catch_up.knows(0) and catch_up.clock(1, WALL) is None
+
+
+def test_unknown_committed_offset_is_tentative_until_measured_again_or_an_event_arrives() -> None:
+    catch_up = PartitionCatchUp(grace=0)
+    catch_up.set_backlog(0, committed=None, end=8)  # the consumer has not read the commit yet
+    assert not catch_up.knows(0) and catch_up.clock(0, WALL) is None
+    catch_up.set_backlog(0, committed=8, end=8)  # measured again: nothing left to catch up on
+    assert catch_up.knows(0) and catch_up.clock(0, WALL) == WALL
+
+    catch_up.set_backlog(1, committed=None, end=8)
+    catch_up.on_event(1, offset=5, timestamp=WALL - 10)  # processing really starts at 5
+    assert catch_up.knows(1) and not catch_up.caught_up(1)
+    catch_up.on_event(1, offset=6, timestamp=WALL - 9)
+    catch_up.on_event(1, offset=7, timestamp=WALL - 8)
+    assert catch_up.caught_up(1)
