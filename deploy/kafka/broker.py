@@ -11,6 +11,11 @@ run directory .cache/run/<name>/ (pid, bootstrap address, config and log).
     python3 deploy/kafka/broker.py stop
 
 Only the bootstrap address is printed on stdout; progress goes to stderr.
+
+`start --sasl USER:PASSWORD` adds a second, SASL_PLAINTEXT listener on its own port
+that accepts USER with PASSWORD over PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (for
+testing authenticated clients); `bootstrap --listener sasl` prints its address. The
+PLAINTEXT listener stays, and stays the one printed by `start`.
 Standard library only, so it runs with a plain python3 before any venv exists.
 """
 
@@ -63,6 +68,10 @@ BROKER_JVM_FLAGS = [
 TOOL_JVM_FLAGS = ["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# Characters that need no quoting in a JAAS option value nor in a --add-scram spec.
+SASL_CREDENTIAL_PATTERN = re.compile(r"[A-Za-z0-9_.@+-]+")
+SASL_LISTENER = "SASL"
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -201,6 +210,7 @@ class RunDir:
         self.path = RUN_ROOT / name
         self.pid_file = self.path / "broker.pid"
         self.bootstrap_file = self.path / "bootstrap"
+        self.sasl_bootstrap_file = self.path / "bootstrap-sasl"  # only with start --sasl
         self.props_file = self.path / "server.properties"
         self.log_file = self.path / "broker.log"
         # Present only when the data lives in a throw-away temp dir; holds its path.
@@ -222,10 +232,11 @@ class RunDir:
             return None
         return pid if is_broker_process(pid, self.props_file) else None
 
-    def bootstrap(self) -> str | None:
-        """Return the recorded bootstrap address (written once the broker is ready)."""
+    def bootstrap(self, listener: str = "plaintext") -> str | None:
+        """Return the recorded bootstrap address of a listener (written once the broker is ready)."""
+        path = self.sasl_bootstrap_file if listener == "sasl" else self.bootstrap_file
         try:
-            return self.bootstrap_file.read_text().strip() or None
+            return path.read_text().strip() or None
         except OSError:
             return None
 
@@ -236,7 +247,7 @@ class RunDir:
     def clear(self) -> None:
         """Forget the process and delete its throw-away data dir, if any."""
         ephemeral = self.ephemeral_data_dir()
-        for path in (self.pid_file, self.bootstrap_file, self.ephemeral_file):
+        for path in (self.pid_file, self.bootstrap_file, self.sasl_bootstrap_file, self.ephemeral_file):
             path.unlink(missing_ok=True)
         if ephemeral is not None:
             shutil.rmtree(ephemeral, ignore_errors=True)
@@ -339,6 +350,9 @@ def free_port() -> int:
 def check_port_free(port: int) -> None:
     """Fail early with a clear message if a requested port is already taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # The JVM binds its listeners with SO_REUSEADDR: connections of a broker that just
+        # stopped (TIME_WAIT) must not make its own restart on the same port look refused.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError as error:
@@ -371,8 +385,51 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
-    """Return server.properties for a single-node combined broker+controller."""
+def parse_sasl_user(text: str) -> tuple[str, str]:
+    """Split `USER:PASSWORD`, refusing characters that would need quoting in the broker's config."""
+    user, colon, password = text.partition(":")
+    if not colon or not user or not password:
+        raise BrokerError(f"--sasl wants USER:PASSWORD, got {text.partition(':')[0]!r}…")
+    for what, value in (("user", user), ("password", password)):
+        if not SASL_CREDENTIAL_PATTERN.fullmatch(value):
+            raise BrokerError(f"--sasl {what} may use only letters, digits and . _ @ + -")
+    return user, password
+
+
+def sasl_properties(sasl_port: int, user: str, password: str) -> str:
+    """Extra server.properties lines for a SASL_PLAINTEXT listener accepting one user.
+
+    PLAIN checks the user against the JAAS config of the listener; SCRAM checks it
+    against the credentials stored in the metadata log by `format --add-scram`.
+    """
+    listener = SASL_LISTENER.lower()
+    mechanisms = ",".join(("PLAIN", *SCRAM_MECHANISMS))
+    scram = "".join(
+        f"listener.name.{listener}.{mechanism.lower()}.sasl.jaas.config="
+        "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+        for mechanism in SCRAM_MECHANISMS
+    )
+    return f"""
+# --- start --sasl: a SASL_PLAINTEXT listener for one user (testing authenticated clients).
+listener.name.{listener}.sasl.enabled.mechanisms={mechanisms}
+listener.name.{listener}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_{user}="{password}";
+{scram}"""
+
+
+def server_properties(port: int, controller_port: int, data_dir: Path,
+                      sasl_port: int | None = None) -> str:
+    """Return server.properties for a single-node combined broker+controller.
+
+    With `sasl_port`, a SASL_PLAINTEXT listener is added there (see `sasl_properties`
+    for its mechanisms and user).
+    """
+    listeners = f"PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}"
+    advertised = f"PLAINTEXT://{LOOPBACK}:{port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if sasl_port is not None:
+        listeners += f",{SASL_LISTENER}://{LOOPBACK}:{sasl_port}"
+        advertised += f",{SASL_LISTENER}://{LOOPBACK}:{sasl_port}"
+        protocols += f",{SASL_LISTENER}:SASL_PLAINTEXT"
     return f"""\
 # Generated by deploy/kafka/broker.py on every start: edit the script, not this file.
 
@@ -386,9 +443,9 @@ controller.quorum.voters={NODE_ID}@{LOOPBACK}:{controller_port}
 controller.listener.names=CONTROLLER
 
 # Loopback only: nothing outside this machine can reach the dev broker.
-listeners=PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}
-advertised.listeners=PLAINTEXT://{LOOPBACK}:{port}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners={listeners}
+advertised.listeners={advertised}
+listener.security.protocol.map={protocols}
 inter.broker.listener.name=PLAINTEXT
 
 # Topic data and the KRaft metadata log.
@@ -431,8 +488,13 @@ def is_formatted(data_dir: Path) -> bool:
     return (data_dir / "meta.properties").exists()
 
 
-def format_storage(java: str, kafka_version: str, props_file: Path) -> None:
-    """Format the log directory for a new single-node cluster with a random id."""
+def format_storage(java: str, kafka_version: str, props_file: Path,
+                   scram_user: tuple[str, str] | None = None) -> None:
+    """Format the log directory for a new single-node cluster with a random id.
+
+    `scram_user` (user, password) is stored as a SCRAM credential for both SCRAM
+    mechanisms: in KRaft mode, formatting is how a broker gets its first ones.
+    """
     cluster_id = new_cluster_id()
     command = [
         java, *TOOL_JVM_FLAGS,
@@ -440,6 +502,10 @@ def format_storage(java: str, kafka_version: str, props_file: Path) -> None:
         "-cp", classpath(kafka_version),
         "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props_file),
     ]
+    if scram_user is not None:
+        user, password = scram_user
+        for mechanism in SCRAM_MECHANISMS:
+            command += ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     output = (result.stdout + result.stderr).strip()
     if result.returncode != 0:
@@ -602,12 +668,24 @@ def cmd_start(args: argparse.Namespace) -> int:
         fetch(args.kafka_version)
         port, controller_port = choose_ports(args.port, args.controller_port)
         bootstrap = f"{LOOPBACK}:{port}"
+        sasl_user = parse_sasl_user(args.sasl) if args.sasl else None
+        sasl_port = None
+        if sasl_user is not None:
+            sasl_port = free_port()
+            while sasl_port in (port, controller_port):
+                sasl_port = free_port()
         process: subprocess.Popen[bytes] | None = None
         try:
             data_dir = prepare_data_dir(run, args.data_dir)
-            run.props_file.write_text(server_properties(port, controller_port, data_dir))
+            properties = server_properties(port, controller_port, data_dir, sasl_port)
+            if sasl_user is not None and sasl_port is not None:
+                properties += sasl_properties(sasl_port, *sasl_user)
+            run.props_file.write_text(properties)
+            run.props_file.chmod(0o600)  # it may hold a --sasl password
             if not is_formatted(data_dir):
-                format_storage(java, args.kafka_version, run.props_file)
+                format_storage(java, args.kafka_version, run.props_file, sasl_user)
+            elif sasl_user is not None:
+                info("data dir already formatted: SCRAM users are not added (PLAIN works)")
             process = launch(java, args.kafka_version, run)
             run.pid_file.write_text(f"{process.pid}\n")
             info(f"starting Kafka {args.kafka_version} broker '{run.name}' on {bootstrap} "
@@ -619,6 +697,9 @@ def cmd_start(args: argparse.Namespace) -> int:
             run.clear()
             raise
         run.bootstrap_file.write_text(f"{bootstrap}\n")
+        if sasl_port is not None:
+            run.sasl_bootstrap_file.write_text(f"{LOOPBACK}:{sasl_port}\n")
+            info(f"SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) at {LOOPBACK}:{sasl_port}")
     info(f"broker '{run.name}' ready at {bootstrap} in {time.monotonic() - started:.1f} s")
     print(bootstrap, flush=True)
     return 0
@@ -659,11 +740,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    """`bootstrap`: print the bootstrap address of the running broker."""
+    """`bootstrap`: print the bootstrap address of one listener of the running broker."""
     run = RunDir(args.name)
-    bootstrap = run.bootstrap()
-    if run.pid() is None or bootstrap is None:
+    bootstrap = run.bootstrap(args.listener)
+    if run.pid() is None or run.bootstrap() is None:
         info(f"broker '{run.name}' is not running")
+        return EXIT_NOT_RUNNING
+    if bootstrap is None:
+        info(f"broker '{run.name}' has no {args.listener} listener (start it with --sasl USER:PASSWORD)")
         return EXIT_NOT_RUNNING
     print(bootstrap)
     return 0
@@ -699,9 +783,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep data here across restarts (default: a throw-away temp dir)")
     start.add_argument("--timeout", type=float, default=90.0,
                        help="seconds to wait for the broker to be ready (default: 90)")
+    start.add_argument("--sasl", metavar="USER:PASSWORD",
+                       help="also listen for SASL_PLAINTEXT clients (PLAIN, SCRAM-SHA-256/512) "
+                            "with this user, on another free port")
     add("stop", cmd_stop, "stop the broker and remove its throw-away data")
     add("status", cmd_status, "say whether the broker runs (exit 0 if so, 3 if not)")
-    add("bootstrap", cmd_bootstrap, "print the bootstrap address of the running broker")
+    bootstrap = add("bootstrap", cmd_bootstrap, "print the bootstrap address of the running broker")
+    bootstrap.add_argument("--listener", choices=("plaintext", "sasl"), default="plaintext",
+                           help="which listener (default: plaintext; sasl needs start --sasl)")
     add("classpath", cmd_classpath, "print the java -cp value for Kafka's tools", named=False,
         versioned=True)
     return parser
