@@ -54,8 +54,10 @@ class PartitionCatchUp:
         """
         known = committed is not None and committed >= 0
         start = committed if known else 0
+        end = end if end is not None else start
         previous = self._partitions.get(partition)
-        state = _Partition(end=end if end is not None else start, next_offset=start, tentative=not known)
+        # With no commit and nothing in the partition there is nothing to wait for.
+        state = _Partition(end=end, next_offset=start, tentative=not known and end > start)
         if previous is not None:  # keep what events already proved
             state.next_offset = max(state.next_offset, previous.next_offset)
             state.last_timestamp = previous.last_timestamp
