@@ -88,10 +88,13 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
             ends = await app.consumer.highwaters(tp)
             start = await asyncio.to_thread(group_offsets.committed, names.events, partition)
             end = ends.get(tp)
-            catch_up.set_backlog(partition, start, end)
+            catch_up.set_backlog(partition, start, end, time.time())
             if catch_up.knows(partition):
                 log.info("partition %d: input from offset %s to %s: %s", partition, start, end,
                          "live" if catch_up.caught_up(partition) else "catching up on the backlog first")
+            else:
+                log.debug("partition %d: no committed offset, input up to %s: timers wait for its "
+                          "first event", partition, end)
         return engine
 
     async def commit_and_publish(partition: int, source_code: str, offset: int,

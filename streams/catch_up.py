@@ -23,6 +23,7 @@ class _Partition:
     next_offset: int  # the next offset this worker will process
     last_timestamp: float | None = None  # publication time of the last event processed
     tentative: bool = False  # the start was not known yet: measure again at the next chance
+    tentative_since: float | None = None  # when the first tentative measurement was made
 
     @property
     def caught_up(self) -> bool:
@@ -32,8 +33,9 @@ class _Partition:
 class PartitionCatchUp:
     """Per-partition catch-up state and the clock that follows from it."""
 
-    def __init__(self, grace: float) -> None:
+    def __init__(self, grace: float, patience: float = 5.0) -> None:
         self._grace = grace
+        self._patience = patience
         self._partitions: dict[int, _Partition] = {}
 
     def reset(self) -> None:
@@ -45,12 +47,14 @@ class PartitionCatchUp:
         state = self._partitions.get(partition)
         return state is not None and not state.tentative
 
-    def set_backlog(self, partition: int, committed: int | None, end: int | None) -> None:
+    def set_backlog(self, partition: int, committed: int | None, end: int | None, now: float) -> None:
         """The partition starts at ``committed`` and its backlog ends before ``end``.
 
-        An unknown ``committed`` (right after a rebalance the consumer may not have read
-        it yet, or the group never committed) counts from offset 0 but stays tentative,
-        so a later measurement or the first event processed can correct it.
+        An unknown ``committed`` (the group never committed this partition) counts from
+        offset 0 but stays tentative, so the first event processed can say where
+        processing really starts. If no event comes within ``patience`` seconds there is
+        nothing left to wait for (the previous owner's effects are in the restored state):
+        the partition is then taken as caught up, so its timers cannot stall.
         """
         known = committed is not None and committed >= 0
         start = committed if known else 0
@@ -61,6 +65,12 @@ class PartitionCatchUp:
         if previous is not None:  # keep what events already proved
             state.next_offset = max(state.next_offset, previous.next_offset)
             state.last_timestamp = previous.last_timestamp
+            state.tentative_since = previous.tentative_since
+        if state.tentative:
+            state.tentative_since = state.tentative_since if state.tentative_since is not None else now
+            if now - state.tentative_since >= self._patience:
+                state.tentative = False
+                state.next_offset = max(state.next_offset, end)
         self._partitions[partition] = state
 
     def on_event(self, partition: int, offset: int, timestamp: float | None) -> None:
