@@ -37,6 +37,9 @@ __all__ = ["TableStore", "PartitionEngines", "Redelivery", "EVENTS", "CLOCK"]
 
 log = logging.getLogger(__name__)
 
+#: Outbox entries kept per ticket (each is one input message's outputs for that ticket).
+OUTBOX_LIMIT: Final = 16
+
 EVENTS: Final = "e"
 CLOCK: Final = "c"
 _DELETED: Final = object()
@@ -96,6 +99,9 @@ class TableStore:
             outbox = self._pending_outbox(key)
             if key in produced:
                 outbox.append([source, offset, produced[key]])
+                # Bounded, so a ticket's value always fits a changelog message: only a crash
+                # within one commit interval of more emitting messages could lose the oldest.
+                del outbox[:-OUTBOX_LIMIT]
             self._table[key] = [self._partition, record, outbox]
 
     def _pending_outbox(self, key: str) -> list[OutboxEntry]:

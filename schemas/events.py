@@ -10,10 +10,10 @@ input cannot make the per-ticket state grow without limit.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
     "STOP_EVENT_TYPES",
     "Priority",
     "Rfc3339",
+    "EARLIEST_TIMESTAMP",
+    "LATEST_TIMESTAMP",
     "TicketId",
     "BaseTicketEvent",
     "TicketOpened",
@@ -79,8 +81,28 @@ def _require_rfc3339(value: Any) -> Any:
     return value
 
 
-#: An RFC 3339 timestamp with an explicit offset (``Z`` or ``+hh:mm``).
-Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_require_rfc3339)]
+#: The instants an event may name: none before Unix time (an epoch-zero stamp is a
+#: producer bug, not a ticket), and none so late that a deadline or retention computed
+#: from it would pass ``datetime``'s year-9999 ceiling. Without the bounds, a stamp
+#: such as ``0001-01-01T00:00:00+23:59`` parses but cannot be converted to UTC, and the
+#: engine would fail on it instead of dead-lettering it.
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST_TIMESTAMP = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def _require_in_range(value: datetime) -> datetime:
+    """Reject instants outside [EARLIEST_TIMESTAMP, LATEST_TIMESTAMP) (compared without converting)."""
+    if not EARLIEST_TIMESTAMP <= value < LATEST_TIMESTAMP:
+        raise PydanticCustomError(
+            "timestamp_range",
+            "timestamp {value} is not between 1970-01-01T00:00:00Z and 9000-01-01T00:00:00Z",
+            {"value": value.isoformat()},
+        )
+    return value
+
+
+#: An RFC 3339 timestamp with an explicit offset (``Z`` or ``+hh:mm``), within range.
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_require_rfc3339), AfterValidator(_require_in_range)]
 
 
 class BaseTicketEvent(BaseModel):

@@ -144,7 +144,7 @@ def _describe(item: Any) -> str:
         return f"{field}: timestamp has no UTC offset"
     if kind == "string_too_short":
         return f"{field}: must not be empty"
-    if kind in ("timestamp_naive", "rfc3339_type", "rfc3339_format"):
+    if kind in ("timestamp_naive", "rfc3339_type", "rfc3339_format", "timestamp_range"):
         return f"{field}: {item['msg']}"
     return f"{field}: {item['msg']} (got {_show(item.get('input'))})"
 

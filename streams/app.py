@@ -10,6 +10,7 @@ import faust
 
 from agents.metrics import SloMetrics
 from schemas.policy import Policy
+from streams.kafka_security import faust_credentials
 from streams.settings import Settings
 from streams.topics import MAX_PRODUCER_REQUEST_BYTES
 
@@ -21,6 +22,8 @@ def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_list],
+        # TLS and SASL from KAFKA_SECURITY_PROTOCOL and friends (None: plaintext).
+        broker_credentials=faust_credentials(settings),
         # Values are validated with pydantic by the agents, not by Faust codecs.
         key_serializer="raw",
         value_serializer="raw",

@@ -15,7 +15,8 @@ Rules beyond the first-response clock itself (see ``streams.first_response``):
   would be applied again; for the clock that is harmless except a repeated
   ``ticket.opened``, which is ignored anyway once the ticket is known.
 * Out of order (rule 7): events before ``ticket.opened`` are buffered in the
-  ticket's state (at most ``buffer_limit``; more are dead-lettered as ``orphan`` at
+  ticket's state (at most ``buffer_limit`` events and ``BUFFER_BYTES_LIMIT`` bytes; more
+  are dead-lettered as ``orphan`` at
   once) and applied at the opening, sorted by ``occurred_at`` (stable), with no
   timer firing between them; overdue timers then fire on the next ``advance``. A
   ticket not opened within ``orphan_timeout`` (engine clock, from the first buffered
@@ -33,6 +34,7 @@ Rules beyond the first-response clock itself (see ``streams.first_response``):
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 from pydantic import BaseModel
@@ -53,6 +55,9 @@ from streams.timer_index import TimerIndex
 __all__ = ["SloEngine", "DEFAULT_BUFFER_LIMIT"]
 
 DEFAULT_BUFFER_LIMIT: Final = 256
+#: Bytes the waiting events of one ticket may take in its record (as the changelog's JSON
+#: writes them), so that one record always fits a Kafka message with room to spare.
+BUFFER_BYTES_LIMIT: Final = 128 * 1024
 _STOPS: Final = frozenset({"ticket.acknowledged", "ticket.resolved"})
 
 
@@ -242,8 +247,14 @@ class SloEngine:
     ) -> None:
         """Rule 7: keep the event (and where it came from) until the ticket is opened."""
         text = event.model_dump_json()
+        size = _stored_size(text)
         if len(state.buffer) >= self._buffer_limit:
             reason = f"ticket {ticket_id!r} already has {self._buffer_limit} events waiting for ticket.opened"
+            out.append(self._orphan_letter(ticket_id, text, source, now, reason))
+            return
+        if sum(_stored_size(waiting) for waiting, _ in state.buffer) + size > BUFFER_BYTES_LIMIT:
+            reason = (f"ticket {ticket_id!r} already has {BUFFER_BYTES_LIMIT // 1024} KiB of events "
+                      f"waiting for ticket.opened")
             out.append(self._orphan_letter(ticket_id, text, source, now, reason))
             return
         if state.buffered_at is None:
@@ -340,6 +351,11 @@ class SloEngine:
             elif isinstance(model, SloCompleted):
                 stats.outcomes += 1
         return [Emission(kind_of(model), ticket_id, model) for model in models]
+
+
+def _stored_size(text: str) -> int:
+    """Bytes of ``text`` once written inside the record's JSON (escaped, ASCII only)."""
+    return len(json.dumps(text))
 
 
 def _running_priority(state: TicketState) -> str | None:

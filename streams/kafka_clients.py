@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from streams.kafka_security import kafka_python_security
 from streams.settings import Settings
 
 __all__ = ["make_producer", "make_consumer"]
@@ -21,6 +22,7 @@ def make_producer(settings: Settings) -> KafkaProducer:
         acks="all",
         linger_ms=5,
         retries=5,
+        **kafka_python_security(settings),
     )
 
 
@@ -34,4 +36,5 @@ def make_consumer(settings: Settings, *topics: str, group_id: str | None = None,
         group_id=group_id,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=group_id is not None,
+        **kafka_python_security(settings),
     )

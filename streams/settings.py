@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
-__all__ = ["Settings", "SettingsError", "ENVIRONMENT", "TopicNames"]
+__all__ = ["Settings", "SettingsError", "Secret", "ENVIRONMENT", "TopicNames", "SECURITY_PROTOCOLS", "SASL_MECHANISMS"]
 
 #: Environment variable → what it sets. The README and the compose checks read this.
 ENVIRONMENT: dict[str, str] = {
@@ -29,11 +29,53 @@ ENVIRONMENT: dict[str, str] = {
     "TICKET_SLO_METRICS_ADDR": "address the /metrics endpoint binds to",
     "TICKET_SLO_METRICS_PORT": "port of the /metrics endpoint (0: any free port, logged at start)",
     "TICKET_SLO_ORPHAN_TIMEOUT": "seconds an event of a never-opened ticket waits before going to the dead-letter topic",
+    "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL",
+    "KAFKA_SASL_MECHANISM": "PLAIN (default), SCRAM-SHA-256 or SCRAM-SHA-512 (SASL protocols only)",
+    "KAFKA_SASL_USERNAME": "SASL user name (required by the SASL protocols)",
+    "KAFKA_SASL_PASSWORD": "SASL password (or KAFKA_SASL_PASSWORD_FILE); never logged",
+    "KAFKA_SASL_PASSWORD_FILE": "file holding the SASL password, e.g. a mounted secret (one trailing newline is ignored)",
+    "KAFKA_SSL_CAFILE": "PEM file of the CA certificates that sign the brokers' (default: the system's CAs)",
+    "KAFKA_SSL_CERTFILE": "PEM client certificate, for brokers that require TLS client authentication",
+    "KAFKA_SSL_KEYFILE": "PEM private key of KAFKA_SSL_CERTFILE, when not inside that file",
+    "KAFKA_SSL_CHECK_HOSTNAME": "true (default) or false: check that the broker's certificate names its host",
 }
+
+SECURITY_PROTOCOLS: tuple[str, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
+_SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 class SettingsError(ValueError):
     """A setting has a value the worker cannot use; the message names the variable."""
+
+
+class Secret:
+    """A value that never shows itself: ``repr`` and ``str`` print a mask.
+
+    Settings end up in tracebacks, debug logs and test failure output; the password
+    must not. Code that really needs the value asks for it with ``reveal()``.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +132,24 @@ class Settings:
     session_timeout: float = 30.0
     metrics_addr: str = "127.0.0.1"
     metrics_port: int = 9464
+    # Connection security: one description, translated for Faust and kafka-python by
+    # streams.kafka_security, so that the worker and the tools cannot disagree.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: Secret | None = field(default=None, repr=False)
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in _TLS_PROTOCOLS
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol in _SASL_PROTOCOLS
 
     @property
     def topics(self) -> TopicNames:
@@ -119,6 +179,7 @@ class Settings:
             session_timeout=_seconds(env, "TICKET_SLO_SESSION_TIMEOUT", defaults.session_timeout),
             metrics_addr=env.get("TICKET_SLO_METRICS_ADDR", defaults.metrics_addr),
             metrics_port=_port(env, "TICKET_SLO_METRICS_PORT", defaults.metrics_port),
+            **_security(env),
         )
 
 
@@ -163,3 +224,86 @@ def _log_level(env: Mapping[str, str], default: str) -> str:
     if raw not in {"debug", "info", "warning", "error"}:
         raise SettingsError(f"TICKET_SLO_LOG_LEVEL={raw!r} is not one of debug, info, warning, error")
     return raw
+
+
+def _security(env: Mapping[str, str]) -> dict[str, Any]:
+    """The connection-security fields, checked together: a setting the chosen protocol
+    would silently ignore (a password with PLAINTEXT, a CA file without TLS) is refused,
+    because it almost always means the protocol was forgotten."""
+    raw_protocol = env.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT"
+    protocol = raw_protocol.strip().upper()
+    if protocol not in SECURITY_PROTOCOLS:
+        raise SettingsError(f"KAFKA_SECURITY_PROTOCOL={raw_protocol!r} is not one of {', '.join(SECURITY_PROTOCOLS)}")
+    sasl_names = ("KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SASL_PASSWORD_FILE")
+    ssl_names = ("KAFKA_SSL_CAFILE", "KAFKA_SSL_CERTFILE", "KAFKA_SSL_KEYFILE", "KAFKA_SSL_CHECK_HOSTNAME")
+    if protocol not in _SASL_PROTOCOLS:
+        _refuse_unused(env, sasl_names, f"KAFKA_SECURITY_PROTOCOL={protocol!r} does not use SASL "
+                                        "(choose SASL_PLAINTEXT or SASL_SSL)")
+    if protocol not in _TLS_PROTOCOLS:
+        _refuse_unused(env, ssl_names, f"KAFKA_SECURITY_PROTOCOL={protocol!r} does not use TLS "
+                                       "(choose SSL or SASL_SSL)")
+    fields: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in _SASL_PROTOCOLS:
+        fields.update(_sasl(env, protocol))
+    if protocol in _TLS_PROTOCOLS:
+        fields.update(_tls(env))
+    return fields
+
+
+def _refuse_unused(env: Mapping[str, str], names: tuple[str, ...], why: str) -> None:
+    for name in names:
+        if env.get(name):
+            raise SettingsError(f"{name} is set but {why}")
+
+
+def _sasl(env: Mapping[str, str], protocol: str) -> dict[str, Any]:
+    raw_mechanism = env.get("KAFKA_SASL_MECHANISM") or "PLAIN"
+    mechanism = raw_mechanism.strip().upper()
+    if mechanism not in SASL_MECHANISMS:
+        raise SettingsError(f"KAFKA_SASL_MECHANISM={raw_mechanism!r} is not one of {', '.join(SASL_MECHANISMS)}")
+    username = env.get("KAFKA_SASL_USERNAME", "")
+    if not username:
+        raise SettingsError(f"KAFKA_SASL_USERNAME is required with KAFKA_SECURITY_PROTOCOL={protocol!r}")
+    return {"sasl_mechanism": mechanism, "sasl_username": username, "sasl_password": _password(env, protocol)}
+
+
+def _password(env: Mapping[str, str], protocol: str) -> Secret:
+    """The SASL password from the variable or the file; no message ever quotes it."""
+    inline, path = env.get("KAFKA_SASL_PASSWORD", ""), env.get("KAFKA_SASL_PASSWORD_FILE", "")
+    if inline and path:
+        raise SettingsError("KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are both set: set one")
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable UTF-8 text"
+            raise SettingsError(f"KAFKA_SASL_PASSWORD_FILE={path!r} cannot be read: {reason}") from None
+        inline = text.removesuffix("\n").removesuffix("\r")
+        if not inline:
+            raise SettingsError(f"KAFKA_SASL_PASSWORD_FILE={path!r} is empty")
+    if not inline:
+        raise SettingsError(f"KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) is required with "
+                            f"KAFKA_SECURITY_PROTOCOL={protocol!r}")
+    return Secret(inline)
+
+
+def _tls(env: Mapping[str, str]) -> dict[str, Any]:
+    cafile, certfile, keyfile = (_pem_file(env, name) for name in
+                                 ("KAFKA_SSL_CAFILE", "KAFKA_SSL_CERTFILE", "KAFKA_SSL_KEYFILE"))
+    if keyfile is not None and certfile is None:
+        raise SettingsError(f"KAFKA_SSL_KEYFILE={str(keyfile)!r} is set without KAFKA_SSL_CERTFILE")
+    raw_check = env.get("KAFKA_SSL_CHECK_HOSTNAME") or "true"
+    check = _BOOLEANS.get(raw_check.strip().lower())
+    if check is None:
+        raise SettingsError(f"KAFKA_SSL_CHECK_HOSTNAME={raw_check!r} is not true or false")
+    return {"ssl_cafile": cafile, "ssl_certfile": certfile, "ssl_keyfile": keyfile, "ssl_check_hostname": check}
+
+
+def _pem_file(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise SettingsError(f"{name}={raw!r} is not a file")
+    return path

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.kafka_security import LoginRefusals, kafka_python_security, login_refused_message
 from streams.settings import Settings
 
 __all__ = ["TopicSpec", "TopicsError", "TopicMismatch", "pipeline_topics", "ensure_topics", "admin_client"]
@@ -65,6 +66,7 @@ def admin_client(settings: Settings) -> KafkaAdminClient:
         client_id=f"{settings.app_id}-admin",
         request_timeout_ms=30_000,
         bootstrap_timeout_ms=15_000,
+        **kafka_python_security(settings),
     )
 
 
@@ -76,8 +78,11 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
     """
     specs = pipeline_topics(settings) if specs is None else specs
     try:
-        admin = admin_client(settings)
+        with LoginRefusals.watching() as refusals:
+            admin = admin_client(settings)
     except KafkaError as exc:
+        if refusals.refusal is not None:
+            raise TopicsError(login_refused_message(settings, refusals.refusal)) from exc
         raise TopicsError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
     try:
         created: list[str] = []

@@ -1,0 +1,153 @@
+"""Connection security for both Kafka client libraries, from one set of settings.
+
+The worker reaches Kafka through Faust (aiokafka), the command-line tools through
+kafka-python; each spells TLS and SASL its own way. ``Settings`` describes the
+connection once (``KAFKA_SECURITY_PROTOCOL`` and friends, validated there) and the
+two functions here translate it, so the worker and the tools cannot disagree.
+
+Both libraries get the same ``ssl.SSLContext``, built by ``ssl_context``: one TLS
+policy (TLS 1.2 or newer, certificate and host name checked unless turned off), and
+a certificate file that is not valid PEM stops the command with a ``SettingsError``
+naming the variable, before any connection is tried. ``LoginRefusals`` lets a command
+say "authentication failed" when kafka-python would only say it could not bootstrap.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from streams.log_redaction import redact_from_logs
+from streams.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from faust.types.auth import CredentialsT
+
+__all__ = ["kafka_python_security", "faust_credentials", "ssl_context", "LoginRefusals", "login_refused_message"]
+
+
+class _Masked(str):
+    """The password as handed to a client library: a real ``str``, but its ``repr`` is a mask.
+
+    kafka-python logs its whole configuration dict at debug level, and a dict prints
+    its values with ``repr``; this keeps the password out of such lines.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********'"
+
+
+def _password_for_client(settings: Settings) -> _Masked:
+    """Reveal the password to a client library, and from then on keep it out of the logs."""
+    assert settings.sasl_password is not None, "Settings.from_env requires a SASL password"
+    password = settings.sasl_password.reveal()
+    redact_from_logs(password)
+    return _Masked(password)
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """The client TLS context for the SSL and SASL_SSL protocols."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = settings.ssl_check_hostname
+    if settings.ssl_cafile is None:
+        context.load_default_certs()
+    else:
+        with _loading("KAFKA_SSL_CAFILE", settings.ssl_cafile):
+            context.load_verify_locations(cafile=settings.ssl_cafile)
+    if settings.ssl_certfile is not None:
+        with _loading("KAFKA_SSL_CERTFILE", settings.ssl_certfile, settings.ssl_keyfile,
+                      hint="needs a PEM certificate and its private key"):
+            context.load_cert_chain(certfile=settings.ssl_certfile, keyfile=settings.ssl_keyfile)
+    return context
+
+
+@contextmanager
+def _loading(name: str, path: Path, keyfile: Path | None = None, *, hint: str = "") -> Iterator[None]:
+    """Turn a file the TLS library refuses into a one-line ``SettingsError`` naming it."""
+    try:
+        yield
+    except (ssl.SSLError, OSError) as exc:
+        what = f"{name}={str(path)!r}" + (f" with KAFKA_SSL_KEYFILE={str(keyfile)!r}" if keyfile else "")
+        reason = re.sub(r"\s*\(_ssl\.c:\d+\)$", "", str(exc.strerror or exc))
+        raise SettingsError(f"{what} cannot be used{' (' + hint + ')' if hint else ''}: {reason}") from None
+
+
+def kafka_python_security(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for kafka-python's producer, consumer and admin client."""
+    config: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    if settings.uses_tls:
+        config["ssl_context"] = ssl_context(settings)  # kafka-python then ignores its other ssl_* options
+    if settings.uses_sasl:
+        config["sasl_mechanism"] = settings.sasl_mechanism
+        config["sasl_plain_username"] = settings.sasl_username
+        config["sasl_plain_password"] = _password_for_client(settings)
+    return config
+
+
+def faust_credentials(settings: Settings) -> CredentialsT | None:
+    """Faust's ``broker_credentials``: None for PLAINTEXT, else SSL or SASL credentials.
+
+    Faust derives the protocol from the object: ``SSLCredentials`` is SSL, and
+    ``SASLCredentials`` is SASL_SSL when it carries a TLS context, SASL_PLAINTEXT when not.
+    """
+    if settings.security_protocol == "PLAINTEXT":
+        return None
+    from faust.auth import SASLCredentials, SSLCredentials
+
+    context = ssl_context(settings) if settings.uses_tls else None
+    if not settings.uses_sasl:
+        return SSLCredentials(context)
+    return SASLCredentials(
+        username=settings.sasl_username,
+        password=_password_for_client(settings),
+        ssl_context=context,
+        mechanism=settings.sasl_mechanism,
+    )
+
+
+class LoginRefusals(logging.Handler):
+    """Remembers the broker's last refusal of our login, as kafka-python logs it.
+
+    kafka-python retries a refused SASL login like an unreachable broker, until its
+    bootstrap timeout, and then raises only "Unable to bootstrap". Its log lines are
+    the one place the refusal shows, so this handler watches them, and the caller's
+    one-line error can say "authentication failed" instead of "cannot reach".
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.refusal: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _REFUSAL.search(record.getMessage())
+        if match is not None:
+            self.refusal = match.group(1).strip()
+
+    @classmethod
+    @contextmanager
+    def watching(cls) -> Iterator["LoginRefusals"]:
+        """Install the handler on kafka-python's logger for the duration of the block."""
+        handler = cls()
+        logger = logging.getLogger("kafka")
+        logger.addHandler(handler)
+        try:
+            yield handler
+        finally:
+            logger.removeHandler(handler)
+
+
+_REFUSAL = re.compile(r"SaslAuthenticationFailedError: (?:SaslAuthenticationFailedError: )?([^()\n]+)")
+
+
+def login_refused_message(settings: Settings, refusal: str) -> str:
+    """One line naming who was refused and how, never the password."""
+    return (f"authentication failed at {settings.bootstrap_servers} as {settings.sasl_username!r} "
+            f"({settings.security_protocol} {settings.sasl_mechanism}): {refusal} "
+            f"(check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SASL_MECHANISM)")
