@@ -87,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("topic", help="breaches, warnings, outcomes, dlq or events")
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
     tail.set_defaults(handler=_tail)
+
+    from streams.bench.command import add_bench_command  # the benchmark itself loads only when run
+
+    add_bench_command(commands)
     return parser
 
 

@@ -1,0 +1,48 @@
+"""The ``ticket-slo bench`` command line; the benchmark itself loads only when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from streams.settings import Settings
+
+__all__ = ["add_bench_command"]
+
+
+def add_bench_command(commands: Any) -> None:
+    """Register ``bench`` on the CLI's sub-command parsers."""
+    bench = commands.add_parser(
+        "bench", help="measure the broker, a raw Python passthrough and the pipeline side by side",
+        description="Measure on the local broker (or KAFKA_BOOTSTRAP_SERVERS), in one run: Kafka's own perf "
+                    "tools, a raw aiokafka passthrough, the worker's sustained rate with 0, 10 thousand and "
+                    "1 million open tickets, breach timeliness at 70% load, memory per open ticket and restart "
+                    "time. A table on stdout (or --json), progress on stderr. About 20 minutes; --quick under 2.")
+    bench.add_argument("--quick", action="store_true", help="a reduced run (small sizes) that still gives every figure")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+    bench.add_argument("--json-file", type=Path, help="also write the figures as JSON to this file")
+    bench.add_argument("--partitions", type=int, help="partition count of every topic (default: TICKET_SLO_PARTITIONS)")
+    bench.add_argument("--events", type=int, help="events of the throughput batch")
+    bench.add_argument("--open-tickets", type=int, help="open tickets of the large-state run (default 1000000)")
+    bench.add_argument("--breach-seconds", type=float, help="seconds of load in the breach-timeliness phase")
+    bench.add_argument("--profile", type=Path, help="py-spy the worker during the pipeline drain into this file "
+                                                    "(needs py-spy; slows the worker down)")
+    bench.add_argument("--keep", action="store_true",
+                       help="keep the work directory (worker logs, policies), the run's topics and the broker")
+    bench.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.bench.processes import BenchError
+    from streams.bench.runner import BenchOptions, run_bench
+
+    options = BenchOptions(quick=args.quick, as_json=args.json, partitions=args.partitions, events=args.events,
+                           open_tickets=args.open_tickets, breach_seconds=args.breach_seconds,
+                           profile=args.profile, keep=args.keep, json_file=args.json_file)
+    try:
+        return run_bench(options, settings)
+    except BenchError as exc:
+        print(f"ticket-slo bench: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,276 @@
+"""Talking to the broker for the benchmark: preload, lag of a group, raw reads, record lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Callable, Iterable
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient, OffsetSpec
+from kafka.errors import TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
+
+from streams.bench.lifecycle import Record
+from streams.bench.processes import BenchError
+from streams.settings import Settings
+
+__all__ = ["produce", "LagWatcher", "Stalled", "partition_of", "create_topic", "read_changelog", "consume_all",
+           "first_record", "last_record_times", "delete_prefixed", "progress"]
+
+_STARTED = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (stdout carries only the results)."""
+    print(f"bench [{time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java, kafka-python, aiokafka) gives ``key``."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class Stalled(BenchError):
+    """A consumer group's committed offsets stopped moving before its lag reached zero."""
+
+
+def _admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.bootstrap_list, client_id="ticket-slo-bench",
+                            request_timeout_ms=30_000)
+
+
+def create_topic(settings: Settings, name: str, partitions: int) -> None:
+    admin = _admin(settings)
+    try:
+        admin.create_topics({name: {"num_partitions": partitions,
+                                    "replication_factor": settings.replication_factor}},
+                            wait_for_metadata=True)
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+def produce(settings: Settings, topic: str, records: Iterable[Record], *, what: str,
+            total: int | None = None) -> tuple[int, float]:
+    """Send keyed records as fast as aiokafka goes, wait for every ack; (count, seconds)."""
+    return asyncio.run(_produce(settings, topic, records, what, total))
+
+
+async def _produce(settings: Settings, topic: str, records: Iterable[Record], what: str,
+                   total: int | None) -> tuple[int, float]:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, client_id="ticket-slo-bench",
+                                acks="all", linger_ms=20, max_batch_size=256 * 1024,
+                                max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    started = time.monotonic()
+    next_report = started + 5.0
+    count = 0
+    try:
+        for key, value in records:
+            await producer.send(topic, key=key, value=value)
+            count += 1
+            if count % 5000 == 0 and time.monotonic() >= next_report:
+                progress(f"  {what}: {count}{f'/{total}' if total else ''} sent")
+                next_report += 5.0
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return count, time.monotonic() - started
+
+
+class LagWatcher:
+    """The committed offsets of a consumer group against the end of a topic."""
+
+    def __init__(self, settings: Settings, group: str, topic: str, partitions: int) -> None:
+        self._admin = _admin(settings)
+        self.group = group
+        self.partitions = [TopicPartition(topic, p) for p in range(partitions)]
+
+    def close(self) -> None:
+        self._admin.close()
+
+    def ends(self) -> dict[TopicPartition, int]:
+        found = self._admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in self.partitions})
+        return {tp: int(found[tp].offset) for tp in self.partitions}
+
+    def committed(self) -> dict[TopicPartition, int]:
+        groups = self._admin.list_group_offsets({self.group: self.partitions})
+        found = groups.get(self.group, {})
+        return {tp: max(0, int(found[tp].offset)) if tp in found and found[tp] is not None else 0
+                for tp in self.partitions}
+
+    def lag(self) -> int:
+        ends, done = self.ends(), self.committed()
+        return sum(max(0, ends[tp] - done[tp]) for tp in self.partitions)
+
+    def wait_zero(self, timeout: float, *, what: str, on_tick: Callable[[], None] | None = None,
+                  interval: float = 0.1, stall_after: float = 60.0) -> float:
+        """Poll until the group's lag is zero; the wall time that was first seen.
+
+        Raises ``BenchError`` after ``timeout``, or ``Stalled`` as soon as the committed
+        offsets have not moved for ``stall_after`` seconds (naming the partitions behind).
+        """
+        started = time.monotonic()
+        next_report = started + 5.0
+        ends = self.ends()  # the input is preloaded or fully sent: its end does not move
+        total = sum(ends.values())
+        last_done: dict[TopicPartition, int] | None = None
+        moved_at = started
+        while True:
+            done = self.committed()
+            lag = sum(max(0, ends[tp] - done[tp]) for tp in self.partitions)
+            if lag == 0:
+                return time.time()
+            now = time.monotonic()
+            if done != last_done:
+                last_done, moved_at = done, now
+            behind = ", ".join(f"{tp.partition}: {done[tp]}/{ends[tp]}" for tp in self.partitions
+                               if done[tp] < ends[tp])
+            if now - moved_at > stall_after:
+                raise Stalled(f"{what}: stalled, committed offsets of {self.group} unchanged for "
+                                 f"{stall_after:.0f}s with lag {lag} of {total} (partition: committed/end "
+                                 f"{behind})")
+            if now - started > timeout:
+                raise BenchError(f"{what}: lag still {lag} of {total} after {timeout:.0f}s ({behind})")
+            if now >= next_report:
+                progress(f"  {what}: lag {lag} of {total}")
+                next_report += 5.0
+            if on_tick is not None:
+                on_tick()
+            time.sleep(interval)
+
+
+def read_changelog(settings: Settings, topic: str) -> tuple[int, float, int]:
+    """Read a whole topic with a raw aiokafka consumer: (records, seconds, bytes)."""
+    return asyncio.run(_read_all(settings, topic))
+
+
+async def _read_all(settings: Settings, topic: str) -> tuple[int, float, int]:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition as ATP
+
+    started = time.monotonic()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            raise BenchError(f"topic {topic!r} not found for the raw read")
+        # A changelog has the partition count of the pipeline's topics.
+        tps = [ATP(topic, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        count = size = 0
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
+            for tp, records in batches.items():
+                count += len(records)
+                size += sum(len(r.value or b"") + len(r.key or b"") for r in records)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return count, time.monotonic() - started, size
+    finally:
+        await consumer.stop()
+
+
+def consume_all(settings: Settings, topic: str, *, idle: float = 2.0, timeout: float = 120.0) -> list:
+    """Every record of ``topic`` from the start, until nothing new arrives for ``idle`` seconds."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.bootstrap_list, group_id=None,
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    records: list = []
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            got = consumer.poll(timeout_ms=300)
+            if got:
+                for batch in got.values():
+                    records.extend(batch)
+                quiet_since = time.monotonic()
+            elif consumer.assignment() and time.monotonic() - quiet_since >= idle:
+                break
+    finally:
+        consumer.close()
+    return records
+
+
+def first_record(settings: Settings, topic: str, partition: int, offset: int, key: bytes,
+                 timeout: float = 60.0):
+    """The first record with ``key`` at or after ``offset`` in one partition (or None)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, group_id=None,
+                             enable_auto_commit=False)
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek(tp, offset)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for record in consumer.poll(timeout_ms=500, max_records=500).get(tp, []):
+                if record.key == key:
+                    return record
+    finally:
+        consumer.close()
+    return None
+
+
+def last_record_times(settings: Settings, topic: str) -> float | None:
+    """The newest record timestamp (epoch seconds) over all partitions of ``topic``."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, group_id=None,
+                             enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ends = consumer.end_offsets(tps)
+        newest: float | None = None
+        for tp in tps:
+            if ends[tp] == 0:
+                continue
+            consumer.assign([tp])
+            consumer.seek(tp, ends[tp] - 1)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                got = consumer.poll(timeout_ms=300).get(tp, [])
+                if got:
+                    stamp = max(r.timestamp for r in got) / 1000
+                    newest = stamp if newest is None else max(newest, stamp)
+                    break
+        return newest
+    finally:
+        consumer.close()
+
+
+def delete_prefixed(settings: Settings, prefix: str) -> int:
+    """Delete the topics and consumer groups a run created (all share its prefix)."""
+    admin = _admin(settings)
+    try:
+        topics = [t for t in admin.list_topics() if t.startswith(prefix)]
+        if topics:
+            admin.delete_topics(topics, raise_errors=False)
+        try:
+            groups = [_group_id(g) for g in admin.list_groups()]
+            mine = [g for g in groups if isinstance(g, str) and g.startswith(prefix)]
+            if mine:
+                admin.delete_groups(mine)
+        except Exception:  # noqa: BLE001 - best effort: a group may still be alive
+            pass
+        return len(topics)
+    finally:
+        admin.close()
+
+
+def _group_id(group: object) -> str | None:
+    if isinstance(group, dict):
+        return group.get("group_id") or group.get("group")
+    if isinstance(group, tuple):
+        return group[0]
+    return getattr(group, "group_id", None)

@@ -1,0 +1,297 @@
+"""The throughput measurements: broker limit, Python limit, pipeline, pipeline with open tickets.
+
+Every drain is measured the same way: the input is preloaded before the consumer
+starts; the clock starts when the first input record is handled (the first probe
+output for the worker, the first record for the passthrough) and stops when the
+consumer group's committed offsets reach the end of the input (lag zero), which
+both consumers commit on the same rhythm (every 2.8 s or 10 000 records). The
+time of the last write (the worker's last changelog record, the passthrough's
+last send) is kept too: it does not wait for the commit timer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from streams.bench import kafka_tools
+from streams.bench.context import BenchContext, Phase
+from streams.bench.kafka_io import (LagWatcher, Stalled, create_topic, first_record, last_record_times, produce,
+                                    progress, read_changelog)
+from streams.bench.lifecycle import Record, open_tickets, probe_events
+from streams.bench.plan import LONG_POLICY
+from streams.bench.processes import BenchError, Child, WorkerChild
+from streams.topics import ensure_topics
+
+__all__ = ["broker_limit", "python_limit", "pipeline", "open_state"]
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else 0.0
+
+
+def broker_limit(ctx: BenchContext, batch: list[Record]) -> dict[str, object]:
+    """Kafka's producer and consumer perf tools, same payloads and partition count."""
+    topic = f"{ctx.run_prefix}perf"
+    create_topic(ctx.base, topic, ctx.partitions)
+    payloads = ctx.workdir / "payloads.txt"
+    payloads.write_text("\n".join(value.decode() for _, value in batch[:5000]) + "\n")
+    records = ctx.plan.perf_records
+    ctx.ledger.begin("broker limit (Kafka perf tools)")
+    progress(f"broker limit: ProducerPerformance, {records} records")
+    produced = kafka_tools.producer_perf(ctx.base.bootstrap_servers, topic, records, payloads, ctx.ledger,
+                                         ctx.plan.wait_limit)
+    progress(f"broker limit: ConsumerPerformance, {records} records")
+    consumed = kafka_tools.consumer_perf(ctx.base.bootstrap_servers, topic, records, f"{ctx.run_prefix}perf-group",
+                                         ctx.ledger, ctx.plan.wait_limit)
+    cpu = ctx.ledger.end()
+    return {
+        "records": records,
+        "producer_records_per_s": round(produced.records_per_s, 1),
+        "producer_mb_per_s": produced.mb_per_s,
+        "producer_latency_ms": produced.detail,
+        "consumer_records_per_s": round(consumed.records_per_s, 1),
+        "consumer_mb_per_s": round(consumed.mb_per_s, 2),
+        "consumer_detail": consumed.detail,
+        "cpu": cpu.as_dict(),
+    }
+
+
+def python_limit(ctx: BenchContext, batch: list[Record]) -> dict[str, object]:
+    """The raw aiokafka passthrough over the same events (the batch repeated to ``perf_records``)."""
+    source, sink, group = (f"{ctx.run_prefix}passthrough-in", f"{ctx.run_prefix}passthrough-out",
+                           f"{ctx.run_prefix}passthrough-group")
+    create_topic(ctx.base, source, ctx.partitions)
+    create_topic(ctx.base, sink, ctx.partitions)
+    count = max(ctx.plan.perf_records, len(batch))
+    records = (batch[i % len(batch)] for i in range(count))
+    progress(f"python limit: preloading {count} events")
+    produce(ctx.base, source, records, what="preload", total=count)
+    watcher = LagWatcher(ctx.base, group, source, ctx.partitions)
+    ctx.ledger.begin("python limit (aiokafka passthrough)")
+    progress("python limit: aiokafka passthrough draining")
+    child = Child([sys.executable, "-m", "streams.bench.passthrough", ctx.base.bootstrap_servers, source, sink,
+                   group, str(count)], label="passthrough", capture=True)
+    ctx.ledger.track(child)
+    try:
+        zero_at = watcher.wait_zero(ctx.plan.wait_limit, what="passthrough", on_tick=ctx.ledger.sample,
+                                     stall_after=ctx.plan.stall_after)
+        output = child.communicate(60)
+    finally:
+        watcher.close()
+        child.terminate(5)
+    cpu = ctx.ledger.end()
+    try:
+        result = json.loads(output.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchError(f"passthrough gave no result:\n{output[-2000:]}") from None
+    first, last = float(result["first_record_at"]), float(result["last_handled_at"])
+    return {
+        "events": count,
+        "events_per_s": round(_rate(count, zero_at - first), 1),
+        "events_per_s_to_last_write": round(_rate(count, last - first), 1),
+        "drain_s": round(zero_at - first, 2),
+        "cpu": cpu.as_dict(),
+    }
+
+
+def _drain(ctx: BenchContext, phase: Phase, worker: WorkerChild, launched: float, events: int,
+           probes: list[bytes], probe_offsets: dict[int, int], what: str,
+           on_ready: Callable[[], object] | None = None) -> dict[str, object]:
+    """Wait until the worker is ready and its lag is zero; measure from the probes' outputs.
+
+    There is one probe per partition, first in line: the first probe output is when
+    processing began (the drain's start), the last one when every partition was
+    processing (the worker's state recovered and every partition's engine built).
+    """
+    settings = phase.settings
+    watcher = LagWatcher(settings, settings.app_id, settings.topics.events, ctx.partitions)
+    try:
+        ctx.ledger.begin(f"{what}: start and recovery")
+        ready_at = ctx.wait_ready(worker)
+        start_cpu = ctx.ledger.end()
+        progress(f"{what}: worker ready after {ready_at - launched:.1f}s, draining {events} events")
+        if on_ready is not None:
+            on_ready()
+        ctx.ledger.begin(f"{what}: drain")
+        stalled: str | None = None
+        try:
+            zero_at: float | None = watcher.wait_zero(ctx.plan.wait_limit, what=what, on_tick=ctx.ledger.sample,
+                                                      stall_after=ctx.plan.stall_after)
+        except Stalled as exc:  # a worker bug, reported; the drain is then timed to its last write
+            stalled, zero_at = str(exc), None
+            progress(f"{what}: {exc}; timing the drain to the worker's last changelog write instead")
+        rss = worker.rss()
+        drain_cpu = ctx.ledger.end()
+    finally:
+        watcher.close()
+    outputs: list[float] = []
+    missing: list[str] = []
+    for key in probes:
+        partition = phase.probe_partition(key)
+        probe = first_record(settings, settings.topics.outcomes, partition, probe_offsets.get(partition, 0), key,
+                             timeout=15)
+        if probe is None:  # an output the worker should have published: reported, not fatal
+            missing.append(key.decode())
+            progress(f"{what}: the outcome of probe {key.decode()} (partition {partition}) is missing")
+        else:
+            outputs.append(probe.timestamp / 1000)
+    # Without any probe output, the 'Ready' line is the best start we have.
+    began, all_ready = (min(outputs), max(outputs)) if outputs else (ready_at, ready_at)
+    last_write = last_record_times(settings, phase.changelog) or zero_at or began
+    if zero_at is None:
+        zero_at = last_write
+    return {
+        "events": events,
+        "lag_zero": stalled is None,
+        "stalled": stalled,
+        "events_per_s": round(_rate(events, zero_at - began), 1),
+        "events_per_s_to_last_write": round(_rate(events, last_write - began), 1),
+        "drain_s": round(zero_at - began, 2),
+        "ready_log_s": round(ready_at - launched, 2),
+        "first_output_s": round(began - launched, 2),
+        "ready_s": round(all_ready - launched, 2),
+        "rss_mib_after": round((rss or 0) / 2**20, 1),
+        "probe_outputs_missing": missing,
+        "cpu_start": start_cpu.as_dict(),
+        "cpu": drain_cpu.as_dict(),
+    }
+
+
+def _probes(phase: Phase, tag: str) -> list[bytes]:
+    """One probe ticket id per partition (by Kafka's default partitioner)."""
+    found: dict[int, bytes] = {}
+    n = 0
+    while len(found) < phase.settings.partitions:
+        key = f"PROBE-{phase.name}-{tag}-{n}".encode()
+        found.setdefault(phase.probe_partition(key), key)
+        n += 1
+    return [found[p] for p in sorted(found)]
+
+
+def _probe_records(probes: list[bytes]) -> list[Record]:
+    now = time.time()
+    return [record for key in probes for record in probe_events(key.decode(), now)]
+
+
+def _outcome_ends(phase: Phase) -> dict[int, int]:
+    """Where the probes' outcomes will land: the end of each outcomes partition now."""
+    watcher = LagWatcher(phase.settings, phase.settings.app_id, phase.settings.topics.outcomes,
+                         phase.settings.partitions)
+    try:
+        return {tp.partition: offset for tp, offset in watcher.ends().items()}
+    finally:
+        watcher.close()
+
+
+def pipeline(ctx: BenchContext, batch: list[Record], profile: Path | None = None) -> dict[str, object]:
+    """The real worker draining the preloaded lifecycle mix, with nothing else in state.
+
+    With ``profile``, py-spy samples the worker during the drain (which slows it down).
+    """
+    phase = ctx.phase("pipeline", LONG_POLICY)
+    ensure_topics(phase.settings)
+    probes = _probes(phase, "a")
+    progress(f"pipeline: preloading {len(batch)} events")
+    produce(phase.settings, phase.settings.topics.events, _probe_records(probes) + batch,
+            what="preload", total=len(batch))
+    worker = ctx.start_worker(phase)
+    spies: list[Child] = []
+
+    def start_profiler() -> None:
+        if profile is not None:
+            spies.extend(filter(None, [_start_profiler(worker, profile)]))
+
+    try:
+        result = _drain(ctx, phase, worker, worker.started, len(batch) + 2 * len(probes), probes, {}, "pipeline",
+                        start_profiler)
+    finally:
+        for spy in spies:
+            spy.interrupt(30)
+        worker.terminate()
+    if spies:
+        result["profiled"] = str(profile)
+    return result
+
+
+def open_state(ctx: BenchContext, batch: list[Record], count: int) -> dict[str, object]:
+    """N open tickets in state: memory per ticket, restart time against a raw changelog read,
+    then the same drain as ``pipeline`` on top of them."""
+    name = f"open{count}"
+    phase = ctx.phase(name, LONG_POLICY)
+    settings = phase.settings
+    ensure_topics(settings)
+    what = f"{count} open"
+    first_key = f"PROBE-{name}-a".encode()
+    produce(settings, settings.topics.events, probe_events(first_key.decode(), time.time()), what="probe")
+    worker = ctx.start_worker(phase)
+    ctx.wait_ready(worker)
+    if first_record(settings, settings.topics.outcomes, phase.probe_partition(first_key), 0, first_key,
+                    timeout=60) is None:
+        raise BenchError(f"{what}: the first worker never processed its probe")
+    time.sleep(1.0)
+    rss_before = worker.rss() or 0
+    progress(f"{what}: worker up ({rss_before / 2**20:.0f} MiB); loading {count} open tickets")
+    watcher = LagWatcher(settings, settings.app_id, settings.topics.events, ctx.partitions)
+    ctx.ledger.begin(f"{what}: loading open tickets")
+    started = time.time()
+    try:
+        produce(settings, settings.topics.events, open_tickets(count, prefix=f"OPEN-{name}-", at=time.time()),
+                what="open tickets", total=count)
+        absorbed_at = watcher.wait_zero(ctx.plan.wait_limit * 2, what=f"{what}: absorbing", on_tick=ctx.ledger.sample,
+                                     stall_after=ctx.plan.stall_after)
+    finally:
+        watcher.close()
+    load_cpu = ctx.ledger.end()
+    time.sleep(2.0)  # let the last changelog batches and the commit settle
+    rss_after = worker.rss() or 0
+    peak = worker.rss_peak() or 0
+    progress(f"{what}: absorbed in {absorbed_at - started:.1f}s, RSS {rss_after / 2**20:.0f} MiB; restarting")
+    stop_started = time.monotonic()
+    worker.terminate()
+    stop_s = time.monotonic() - stop_started
+    records, read_s, read_bytes = read_changelog(settings, phase.changelog)
+    progress(f"{what}: raw read of {phase.changelog}: {records} records in {read_s:.2f}s")
+    probes = _probes(phase, "b")
+    probe_offsets = _outcome_ends(phase)
+    produce(settings, settings.topics.events, _probe_records(probes) + batch, what="preload", total=len(batch))
+    restarted = ctx.start_worker(phase)
+    try:
+        drain = _drain(ctx, phase, restarted, restarted.started, len(batch) + 2 * len(probes), probes, probe_offsets,
+                       what)
+    finally:
+        restarted.terminate()
+    return {
+        "open_tickets": count,
+        "load_s": round(absorbed_at - started, 2),
+        "load_events_per_s": round(_rate(count, absorbed_at - started), 1),
+        "rss_mib_before": round(rss_before / 2**20, 1),
+        "rss_mib_after": round(rss_after / 2**20, 1),
+        "rss_peak_mib": round(peak / 2**20, 1),
+        "bytes_per_open_ticket": round((rss_after - rss_before) / count, 1),
+        "stop_s": round(stop_s, 2),
+        "changelog_records": records,
+        "changelog_mib": round(read_bytes / 2**20, 1),
+        "raw_changelog_read_s": round(read_s, 3),
+        "restart_ready_s": drain["ready_s"],
+        "restart_ready_log_s": drain["ready_log_s"],
+        "restart_first_output_s": drain["first_output_s"],
+        "load_cpu": load_cpu.as_dict(),
+        "drain": drain,
+    }
+
+
+def _start_profiler(worker: WorkerChild, out: Path) -> Child | None:
+    """py-spy on the restarted worker, when it is installed (an investigation aid, not a dependency)."""
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        progress("profile: py-spy is not installed (pip install py-spy); skipping")
+        return None
+    progress(f"profile: py-spy recording the worker into {out}")
+    return Child([spy, "record", "-p", str(worker.pid), "-r", "50", "-f", "raw", "-o", str(out), "--nonblocking"],
+                 label="profiler", log_path=out.with_suffix(".log"))

@@ -1,0 +1,65 @@
+"""How big a benchmark run is: the full run and the reduced ``--quick`` one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["BenchPlan", "full_plan", "quick_plan", "LONG_POLICY", "breach_policy"]
+
+#: Targets long enough that no clock fires during a run: open tickets just sit in state.
+LONG_POLICY = """\
+plans:
+  default:
+    warn_at: [0.5, 0.75, 0.9]
+    objectives:
+      first_response: {P1: 8h, P2: 10h, P3: 12h, P4: 16h}
+"""
+
+
+def breach_policy(targets: dict[str, int]) -> str:
+    """A policy with seconds-scale targets, so deadlines fall during the breach phase."""
+    objectives = ", ".join(f"{priority}: {seconds}s" for priority, seconds in targets.items())
+    return ("plans:\n  default:\n    warn_at: [0.5]\n    objectives:\n"
+            f"      first_response: {{{objectives}}}\n")
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPlan:
+    """The sizes of one run; every figure is produced at any size."""
+
+    name: str
+    #: Events of the throughput batch (passthrough, pipeline, pipeline with open tickets).
+    events: int
+    #: Records sent and read by Kafka's own perf tools.
+    perf_records: int
+    #: Open tickets in state for the "small" and "large" state runs.
+    open_small: int
+    open_large: int
+    #: Breach phase: seconds of load, and the targets (seconds) per priority.
+    breach_load_seconds: float
+    breach_targets: dict[str, int]
+    #: Tickets in flight at once in the throughput batch (interleaving of lifecycles).
+    concurrent_tickets: int = 2000
+    #: Upper bound of any single wait (a worker start, a drain), seconds.
+    wait_limit: float = 900.0
+    #: A drain whose committed offsets do not move for this long has stalled, seconds.
+    stall_after: float = 60.0
+
+
+def full_plan() -> BenchPlan:
+    return BenchPlan(
+        name="full", events=120_000, perf_records=500_000, open_small=10_000, open_large=1_000_000,
+        breach_load_seconds=60.0, breach_targets={"P1": 10, "P2": 15, "P3": 20, "P4": 30},
+    )
+
+
+def quick_plan() -> BenchPlan:
+    return BenchPlan(
+        name="quick", events=4_000, perf_records=20_000, open_small=1_000, open_large=10_000,
+        breach_load_seconds=5.0, breach_targets={"P1": 3, "P2": 4, "P3": 5, "P4": 6},
+        concurrent_tickets=200, wait_limit=90.0, stall_after=30.0,
+    )
+
+
+def scaled(plan: BenchPlan, **changes: object) -> BenchPlan:
+    return replace(plan, **changes)  # type: ignore[arg-type]

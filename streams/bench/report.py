@@ -1,0 +1,171 @@
+"""The goals as ratios, and the figures as a table for people (``--json`` for machines)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.bench.cpu import OTHER
+
+__all__ = ["goals", "render"]
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator, 3) if denominator else None
+
+
+def goals(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each goal of the issue: the figure reached, the target and the ratio from this run."""
+    out: list[dict[str, Any]] = []
+    python, pipe = figures.get("python_limit"), figures.get("pipeline")
+    if python and pipe:
+        ratio = _ratio(pipe["events_per_s"], python["events_per_s"])
+        out.append({"goal": "pipeline / raw aiokafka passthrough", "figure": f"{pipe['events_per_s']:,.0f} / "
+                    f"{python['events_per_s']:,.0f} events/s", "target": ">= 0.5 (stretch 0.7)", "ratio": ratio,
+                    "met": ratio is not None and ratio >= 0.5})
+    small, large = figures.get("open_small"), figures.get("open_large")
+    if small and large:
+        a, b = large["drain"]["events_per_s"], small["drain"]["events_per_s"]
+        ratio = _ratio(a, b)
+        out.append({"goal": f"throughput {large['open_tickets']:,} / {small['open_tickets']:,} open tickets",
+                    "figure": f"{a:,.0f} / {b:,.0f} events/s", "target": ">= 0.9", "ratio": ratio,
+                    "met": ratio is not None and ratio >= 0.9})
+    breaches = figures.get("breaches")
+    if breaches:
+        late = breaches["p99_after_deadline_plus_grace_s"]
+        out.append({"goal": "breach p99 after deadline + grace", "figure": f"{late:.3f} s "
+                    f"(p99 {breaches['delay_s']['p99']:.3f} s, grace {breaches['grace_s']:g} s)",
+                    "target": "<= 1 s", "ratio": round(late / 1.0, 3), "met": late <= 1.0})
+        ratio = breaches["exactly_once_ratio"]
+        clean = breaches["duplicates"] == 0 and breaches["unexpected"] == 0
+        out.append({"goal": "expected breaches emitted exactly once", "figure":
+                    f"{breaches['exactly_once']:,} of {breaches['expected']:,} (dup {breaches['duplicates']}, "
+                    f"missing {breaches['missing']}, unexpected {breaches['unexpected']})",
+                    "target": "= 1.000", "ratio": ratio, "met": ratio == 1.0 and clean})
+    if large:
+        per_ticket = large["bytes_per_open_ticket"]
+        out.append({"goal": f"resident memory per open ticket at {large['open_tickets']:,}",
+                    "figure": f"{per_ticket:,.0f} B", "target": "<= 1024 B", "ratio": round(per_ticket / 1024, 3),
+                    "met": per_ticket <= 1024})
+        ratio = _ratio(large["restart_ready_s"], large["raw_changelog_read_s"])
+        out.append({"goal": f"ready after restart / raw changelog read ({large['open_tickets']:,} open)",
+                    "figure": f"{large['restart_ready_s']:.2f} s / {large['raw_changelog_read_s']:.2f} s",
+                    "target": "<= 2", "ratio": ratio, "met": ratio is not None and ratio <= 2})
+    return out
+
+
+def _cpu_rows(figures: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    rows: list[tuple[str, dict[str, Any]]] = []
+    if "broker_limit" in figures:
+        rows.append(("broker limit (perf tools)", figures["broker_limit"]["cpu"]))
+    if "python_limit" in figures:
+        rows.append(("python limit (passthrough)", figures["python_limit"]["cpu"]))
+    if "pipeline" in figures:
+        rows.append(("pipeline drain", figures["pipeline"]["cpu"]))
+    for key in ("open_small", "open_large"):
+        if key in figures:
+            state = figures[key]
+            n = f"{state['open_tickets']:,}"
+            rows.append((f"load {n} open tickets", state["load_cpu"]))
+            rows.append((f"restart, recover {n}", state["drain"]["cpu_start"]))
+            rows.append((f"drain with {n} open", state["drain"]["cpu"]))
+    if "breaches" in figures:
+        rows.append(("breach timeliness (70%)", figures["breaches"]["cpu"]))
+    return rows
+
+
+def render(figures: dict[str, Any]) -> str:
+    lines: list[str] = []
+    add = lines.append
+    add(f"ticket-slo bench ({figures['mode']}): broker {figures['bootstrap']}, {figures['partitions']} partitions, "
+        f"events {figures['event_bytes_mean']:.0f} B on average, {figures['cores']} cores, "
+        f"{figures['duration_s']:.0f} s")
+    add("")
+    add(f"{'throughput (same events, same partitions)':<46}{'events/s':>12}  note")
+    broker = figures.get("broker_limit")
+    if broker:
+        lat = broker["producer_latency_ms"]
+        add(f"{'  broker: Kafka ProducerPerformance':<46}{broker['producer_records_per_s']:>12,.0f}  "
+            f"acks=all, {broker['records']:,} records, {broker['producer_mb_per_s']:.1f} MB/s, "
+            f"p99 latency {lat.get('p99_latency_ms', 0):.0f} ms")
+        add(f"{'  broker: Kafka ConsumerPerformance':<46}{broker['consumer_records_per_s']:>12,.0f}  "
+            f"{broker['consumer_mb_per_s']:.1f} MB/s (fetch time, group join excluded)")
+    python = figures.get("python_limit")
+    if python:
+        add(f"{'  python: raw aiokafka passthrough':<46}{python['events_per_s']:>12,.0f}  "
+            f"{python['events']:,} events in {python['drain_s']:.1f} s to lag 0 "
+            f"({python['events_per_s_to_last_write']:,.0f}/s to last write)")
+    pipe = figures.get("pipeline")
+    if pipe:
+        add(f"{'  pipeline: worker, empty state':<46}{pipe['events_per_s']:>12,.0f}  "
+            f"{pipe['events']:,} events in {pipe['drain_s']:.1f} s to lag 0 "
+            f"({pipe['events_per_s_to_last_write']:,.0f}/s to last write)")
+    for key in ("open_small", "open_large"):
+        state = figures.get(key)
+        if state:
+            drain = state["drain"]
+            label = f"  pipeline: worker + {state['open_tickets']:,} open tickets"
+            add(f"{label:<46}"
+                f"{drain['events_per_s']:>12,.0f}  {drain['events']:,} events in {drain['drain_s']:.1f} s to lag 0 "
+                f"({drain['events_per_s_to_last_write']:,.0f}/s to last write)")
+    breaches = figures.get("breaches")
+    if breaches:
+        add("")
+        delay = breaches["delay_s"]
+        add(f"breach timeliness at 70% of the pipeline's rate: {breaches['events_per_s']:,.0f} events/s for "
+            f"{breaches['load_s']:.0f} s ({breaches['tickets']:,} tickets, targets "
+            f"{'/'.join(str(v) for v in breaches['targets_s'].values())} s, grace {breaches['grace_s']:g} s, "
+            f"tick {breaches['tick_interval_s']:g} s)")
+        add(f"  emission - deadline: p50 {delay['p50']:.3f} s, p99 {delay['p99']:.3f} s, max {delay['max']:.3f} s, "
+            f"min {delay['min']:.3f} s")
+        add(f"  expected {breaches['expected']:,}, emitted {breaches['emitted']:,} "
+            f"({breaches['distinct_breach_ids']:,} breach ids), exactly once {breaches['exactly_once']:,}, "
+            f"missing {breaches['missing']}, duplicates {breaches['duplicates']}, unexpected "
+            f"{breaches['unexpected']}; breached then retracted (stop processed after the breach) "
+            f"{breaches['breached_then_retracted']}")
+    add("")
+    if pipe:
+        add(f"worker start with empty state: every partition processing after {pipe['ready_s']:.2f} s "
+            f"('Ready' logged at {pipe['ready_log_s']:.2f} s, first output at {pipe['first_output_s']:.2f} s)")
+    for key in ("open_small", "open_large"):
+        state = figures.get(key)
+        if state:
+            add(f"state with {state['open_tickets']:,} open tickets: RSS {state['rss_mib_before']:.0f} -> "
+                f"{state['rss_mib_after']:.0f} MiB = {state['bytes_per_open_ticket']:,.0f} B per ticket; "
+                f"absorbed at {state['load_events_per_s']:,.0f} opens/s; restart ready in "
+                f"{state['restart_ready_s']:.2f} s (all partitions processing; 'Ready' logged at "
+                f"{state['restart_ready_log_s']:.2f} s, first output at {state['restart_first_output_s']:.2f} s) "
+                f"vs raw read "
+                f"of {state['changelog_records']:,} changelog records ({state['changelog_mib']:.1f} MiB) in "
+                f"{state['raw_changelog_read_s']:.2f} s")
+    add("")
+    add(f"{'goal':<58}{'figure':<44}{'target':<22}{'ratio':>7}  met")
+    for goal in figures.get("goals", []):
+        ratio = "-" if goal["ratio"] is None else f"{goal['ratio']:.3f}"
+        add(f"{goal['goal']:<58}{goal['figure']:<44}{goal['target']:<22}{ratio:>7}  {'yes' if goal['met'] else 'NO'}")
+    add("")
+    roles = {"broker": "broker", "bench": "bench", "worker": "worker", "passthrough": "passthrough",
+             "kafka perf tool": "perf tools", OTHER: "other load"}
+    add(f"CPU by phase: cpu-seconds (% of {figures['cores']} cores). bench = this process (load generator and "
+        f"observer); other load = processes outside this run; broker pid {figures.get('broker_pid') or 'unknown'}; "
+        f"load average at start {'/'.join(str(v) for v in figures.get('load_average_at_start', []))}")
+    add(f"{'phase':<30}{'wall s':>7}" + "".join(f"{name:>15}" for name in roles.values()) + f"{'total':>7}")
+    for name, cpu in _cpu_rows(figures):
+        cells = []
+        for role in roles:
+            seconds = cpu["cpu_s"].get(role)
+            if seconds is None:
+                cells.append(f"{'-':>15}")
+            else:
+                share = cpu["pct_of_machine"][role]
+                cells.append(f"{f'{seconds:.1f} ({share:.0f}%)':>15}")
+        add(f"{name:<30}{cpu['wall_s']:>7.1f}" + "".join(cells) + f"{cpu['pct_of_machine_total']:>6.0f}%")
+    for key in ("pipeline", "open_small", "open_large"):
+        part = figures.get(key)
+        drain = part.get("drain", part) if part else None
+        if drain and drain.get("stalled"):
+            add(f"STALLED in {key} (rate timed to the last changelog write instead of lag 0): {drain['stalled']}")
+        if drain and drain.get("probe_outputs_missing"):
+            add(f"MISSING OUTPUT in {key}: no slo.completed for probe(s) {', '.join(drain['probe_outputs_missing'])}")
+    for key, error in figures.get("errors", {}).items():
+        add(f"FAILED {key}: {error}")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""`ticket-slo bench --quick` produces every figure of the issue (a benchmark: no speed is asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("ticket-slo")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "streams.cli"]
+
+
+def _positive(figures: dict[str, Any], *path: str) -> float:
+    value: Any = figures
+    for key in path:
+        assert key in value, f"missing figure {'.'.join(path)}"
+        value = value[key]
+    assert isinstance(value, (int, float)) and value > 0, f"{'.'.join(path)} = {value!r}"
+    return float(value)
+
+
+@pytest.fixture(scope="module")
+def figures(kafka_bootstrap: str) -> dict[str, Any]:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    done = subprocess.run([*_command(), "bench", "--quick", "--json"], env=env, capture_output=True, text=True,
+                          timeout=400)
+    assert done.returncode == 0, f"bench failed ({done.returncode}):\n{done.stderr[-4000:]}"
+    assert "bench [" in done.stderr, "progress lines go to stderr"
+    return json.loads(done.stdout)
+
+
+def test_throughput_figures_side_by_side(figures: dict[str, Any]) -> None:
+    assert figures["mode"] == "quick"
+    _positive(figures, "event_bytes_mean")
+    for path in (("broker_limit", "producer_records_per_s"), ("broker_limit", "consumer_records_per_s"),
+                 ("python_limit", "events_per_s"), ("pipeline", "events_per_s"),
+                 ("pipeline", "events_per_s_to_last_write"), ("pipeline", "ready_s"),
+                 ("open_small", "drain", "events_per_s"), ("open_large", "drain", "events_per_s")):
+        _positive(figures, *path)
+    assert figures["open_large"]["open_tickets"] > figures["open_small"]["open_tickets"] > 0
+    for drain in (figures["pipeline"], figures["open_small"]["drain"], figures["open_large"]["drain"]):
+        # A drain whose lag never returns to zero is flagged, and timed to the last write instead.
+        assert isinstance(drain["lag_zero"], bool) and "stalled" in drain and "probe_outputs_missing" in drain
+
+
+def test_breach_timeliness_and_exactly_once(figures: dict[str, Any]) -> None:
+    breaches = figures["breaches"]
+    assert breaches["expected"] > 0
+    assert 0.0 <= breaches["exactly_once_ratio"] <= 1.0
+    assert breaches["emitted"] >= 0 and breaches["duplicates"] >= 0 and breaches["unexpected"] >= 0
+    delay = breaches["delay_s"]
+    assert delay["min"] <= delay["p50"] <= delay["p99"] <= delay["max"]
+    assert breaches["grace_s"] >= 0 and "p99_after_deadline_plus_grace_s" in breaches
+    _positive(figures, "breaches", "target_events_per_s")
+
+
+def test_memory_and_restart_figures(figures: dict[str, Any]) -> None:
+    for key in ("open_small", "open_large"):
+        state = figures[key]
+        _positive(figures, key, "rss_mib_after")
+        _positive(figures, key, "bytes_per_open_ticket")
+        _positive(figures, key, "restart_ready_s")
+        _positive(figures, key, "raw_changelog_read_s")
+        assert state["changelog_records"] >= state["open_tickets"]
+
+
+def test_every_goal_has_a_ratio(figures: dict[str, Any]) -> None:
+    goals = {goal["goal"]: goal for goal in figures["goals"]}
+    assert len(goals) == 6, list(goals)
+    for goal in goals.values():
+        assert isinstance(goal["ratio"], (int, float)) and goal["ratio"] >= 0, goal
+        assert isinstance(goal["met"], bool)
+
+
+def test_cpu_is_attributed_per_process(figures: dict[str, Any]) -> None:
+    phases = [figures["broker_limit"]["cpu"], figures["python_limit"]["cpu"], figures["pipeline"]["cpu"],
+              figures["breaches"]["cpu"], figures["open_large"]["load_cpu"], figures["open_large"]["drain"]["cpu"]]
+    for cpu in phases:
+        assert cpu["cores"] >= 1 and cpu["wall_s"] > 0
+        assert "bench" in cpu["cpu_s"]
+    assert figures["pipeline"]["cpu"]["cpu_s"]["worker"] > 0
+    assert figures["python_limit"]["cpu"]["cpu_s"]["passthrough"] > 0
+    assert figures["broker_limit"]["cpu"]["cpu_s"]["kafka perf tool"] > 0
+    if figures["broker_pid"] is not None:  # a broker started by deploy/kafka/broker.py is found by address
+        assert figures["pipeline"]["cpu"]["cpu_s"]["broker"] > 0
+    assert {w["phase"] for w in figures["workers"]} >= {"pipeline", "breaches"}
