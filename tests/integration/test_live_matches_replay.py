@@ -22,7 +22,7 @@ import pytest
 from kafka import KafkaProducer
 
 from tests.integration.kafka_io import consume
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import WorkerProcess, running_worker
 
 pytestmark = pytest.mark.integration
 
@@ -90,15 +90,8 @@ def _lines(start: float) -> list[tuple[float, str, str | None]]:
 
 @pytest.fixture
 def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(POLICY)
-    process = WorkerProcess(kafka_bootstrap, tmp_path, extra_env={
-        "TICKET_SLO_POLICY": str(policy), "TICKET_SLO_BREACH_GRACE": "0.2",
-    }).start()
-    try:
+    with running_worker(kafka_bootstrap, tmp_path, POLICY, TICKET_SLO_BREACH_GRACE="0.2") as process:
         yield process
-    finally:
-        process.cleanup()
 
 
 def _summary(records: list[dict[str, Any]]) -> tuple[set[str], set[str], dict[str, tuple[bool, float]]]:

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agents.metrics import METRIC_NAMES
 from tests.integration.kafka_io import consume, produce
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import WorkerProcess, running_worker
 
 pytestmark = pytest.mark.integration
 
@@ -33,15 +33,8 @@ plans:
 
 @pytest.fixture
 def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(POLICY)
-    process = WorkerProcess(kafka_bootstrap, tmp_path, extra_env={
-        "TICKET_SLO_POLICY": str(policy), "TICKET_SLO_BREACH_GRACE": "0.2",
-    }).start()
-    try:
+    with running_worker(kafka_bootstrap, tmp_path, POLICY, TICKET_SLO_BREACH_GRACE="0.2") as process:
         yield process
-    finally:
-        process.cleanup()
 
 
 def _scrape(url: str) -> str:

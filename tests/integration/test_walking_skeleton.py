@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 from tests.integration.kafka_io import consume, produce
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import WorkerProcess, running_worker
 
 pytestmark = pytest.mark.integration
 
@@ -25,15 +25,8 @@ plans:
 
 @pytest.fixture
 def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(POLICY)
-    process = WorkerProcess(kafka_bootstrap, tmp_path, extra_env={
-        "TICKET_SLO_POLICY": str(policy), "TICKET_SLO_BREACH_GRACE": "0.2",
-    }).start()
-    try:
+    with running_worker(kafka_bootstrap, tmp_path, POLICY, TICKET_SLO_BREACH_GRACE="0.2") as process:
         yield process
-    finally:
-        process.cleanup()
 
 
 def _iso(moment: datetime) -> str:

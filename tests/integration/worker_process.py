@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 READY_MARKER = "[^Worker]: Ready"
 
@@ -91,3 +93,15 @@ class WorkerProcess:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.env["TICKET_SLO_DATA_DIR"], ignore_errors=True)
+
+
+@contextmanager
+def running_worker(bootstrap: str, workdir: Path, policy: str, **env: str) -> Iterator[WorkerProcess]:
+    """A started worker with ``policy`` (YAML text) and extra settings; cleaned up afterwards."""
+    policy_file = workdir / "policy.yaml"
+    policy_file.write_text(policy)
+    process = WorkerProcess(bootstrap, workdir, extra_env={"TICKET_SLO_POLICY": str(policy_file), **env})
+    try:
+        yield process.start()
+    finally:
+        process.cleanup()
