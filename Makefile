@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration venv kafka tools kafka-start kafka-stop clean
+.PHONY: run test test-faults test-unit test-integration venv kafka tools kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
 	@echo "== creating $(VENV) and installing ticket-slo with its test tools"
@@ -39,7 +39,11 @@ run: venv kafka
 
 ## test: the whole suite, integration tests against the real broker included
 test: venv kafka tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not faults"
+
+## test-faults: the long fault-injection runs (five kill -9 under load); see README, Reliability
+test-faults: venv kafka tools
+	$(BIN)/python -m pytest -m faults -s
 
 test-unit: venv tools
 	$(BIN)/python -m pytest tests/unit

@@ -3,8 +3,9 @@
 One module per job: ``plan`` (sizes of a run), ``lifecycle`` (the events),
 ``processes`` (child processes, /proc readings), ``cpu`` (who used the cores),
 ``kafka_io`` (preload, lag, raw reads), ``kafka_tools`` (Kafka's own perf tools),
-``passthrough`` (the raw aiokafka baseline), ``phases`` and ``breaches`` (the
-measurements), ``report`` (table and JSON), ``runner`` (the order of it all) and
-``command`` (the command-line entry). Only ``command`` is imported by the CLI at
-start-up; the rest loads when the benchmark runs.
+``passthrough`` (the raw aiokafka baseline), ``context`` (what the phases share),
+``phases`` and ``breaches`` (the measurements), ``report`` (goals, table),
+``runner`` (the order of it all, the broker, clean-up) and ``command`` (the
+command-line entry). Only ``command`` is imported by the CLI at start-up; the rest
+loads when the benchmark runs.
 """

@@ -214,21 +214,28 @@ def breach_timeliness(ctx: BenchContext, sustained_events_per_s: float, fraction
     per_ticket: dict[str, int] = {}
     breach_ids: set[str] = set()
     retracted: set[str] = set()
-    retractions = 0
+    retractions = duplicates = rebreached = 0
+    standing: dict[str, bool] = {}  # breach id -> breached and not retracted (records of a key are in order)
     for record in records:
         value = json.loads(record.value)
         if value.get("type") == "slo.breach_retracted":
             retractions += 1
             retracted.add(value["ticket_id"])
+            standing[value["breach_id"]] = False
             continue
         if value.get("type") != "slo.breached":
             continue
+        breach_id = value["breach_id"]
+        if standing.get(breach_id):
+            duplicates += 1  # the same breach published twice
+        elif breach_id in standing:
+            rebreached += 1  # breached again after a retraction (a late priority change moved the deadline)
+        standing[breach_id] = True
         per_ticket[value["ticket_id"]] = per_ticket.get(value["ticket_id"], 0) + 1
-        breach_ids.add(value["breach_id"])
+        breach_ids.add(breach_id)
         delays.append(record.timestamp / 1000 - _deadline(value["deadline"]))
     once = sum(1 for ticket in expected if per_ticket.get(ticket) == 1 and ticket not in retracted)
     missing = sum(1 for ticket in expected if ticket not in per_ticket)
-    duplicates = sum(count - 1 for count in per_ticket.values() if count > 1)
     # A stop sent in time but processed after the breach fired: breach then retraction, as
     # the rules say; it means the worker lagged more than MARGIN + grace at that moment.
     late_stops = sum(1 for ticket in per_ticket if ticket not in expected and ticket in retracted)
@@ -259,6 +266,7 @@ def breach_timeliness(ctx: BenchContext, sustained_events_per_s: float, fraction
         "duplicates": duplicates,
         "unexpected": unexpected,
         "breached_then_retracted": late_stops,
+        "breached_again_after_retraction": rebreached,
         "retractions": retractions,
         "exactly_once_ratio": round(once / len(expected), 3) if expected else 0.0,
         "missing_examples": examples([t for t in expected if t not in per_ticket]),

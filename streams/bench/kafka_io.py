@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, OffsetSpec
@@ -17,7 +17,7 @@ from streams.bench.processes import BenchError
 from streams.settings import Settings
 
 __all__ = ["produce", "LagWatcher", "Stalled", "partition_of", "create_topic", "read_changelog", "consume_all",
-           "first_record", "last_record_times", "delete_prefixed", "progress"]
+           "first_record", "find_keys", "last_record_times", "delete_prefixed", "progress"]
 
 _STARTED = time.monotonic()
 
@@ -207,20 +207,29 @@ def consume_all(settings: Settings, topic: str, *, idle: float = 2.0, timeout: f
 def first_record(settings: Settings, topic: str, partition: int, offset: int, key: bytes,
                  timeout: float = 60.0):
     """The first record with ``key`` at or after ``offset`` in one partition (or None)."""
+    return find_keys(settings, topic, {partition: offset}, {key}, timeout).get(key)
+
+
+def find_keys(settings: Settings, topic: str, starts: dict[int, int], keys: set[bytes],
+              timeout: float = 15.0) -> dict[bytes, Any]:
+    """The first record of each of ``keys``, reading the partitions of ``starts`` from their offsets."""
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, group_id=None,
                              enable_auto_commit=False)
-    tp = TopicPartition(topic, partition)
-    consumer.assign([tp])
-    consumer.seek(tp, offset)
+    tps = {partition: TopicPartition(topic, partition) for partition in starts}
+    consumer.assign(list(tps.values()))
+    for partition, tp in tps.items():
+        consumer.seek(tp, starts[partition])
+    found: dict[bytes, Any] = {}
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            for record in consumer.poll(timeout_ms=500, max_records=500).get(tp, []):
-                if record.key == key:
-                    return record
+        while len(found) < len(keys) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=300, max_records=2000).values():
+                for record in records:
+                    if record.key in keys and record.key not in found:
+                        found[record.key] = record
     finally:
         consumer.close()
-    return None
+    return found
 
 
 def last_record_times(settings: Settings, topic: str) -> float | None:

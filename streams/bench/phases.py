@@ -19,8 +19,8 @@ from typing import Callable
 
 from streams.bench import kafka_tools
 from streams.bench.context import BenchContext, Phase
-from streams.bench.kafka_io import (LagWatcher, Stalled, create_topic, first_record, last_record_times, produce,
-                                    progress, read_changelog)
+from streams.bench.kafka_io import (LagWatcher, Stalled, create_topic, find_keys, first_record, last_record_times,
+                                    produce, progress, read_changelog)
 from streams.bench.lifecycle import Record, open_tickets, probe_events
 from streams.bench.plan import LONG_POLICY
 from streams.bench.processes import BenchError, Child, WorkerChild
@@ -128,17 +128,13 @@ def _drain(ctx: BenchContext, phase: Phase, worker: WorkerChild, launched: float
         drain_cpu = ctx.ledger.end()
     finally:
         watcher.close()
-    outputs: list[float] = []
-    missing: list[str] = []
-    for key in probes:
-        partition = phase.probe_partition(key)
-        probe = first_record(settings, settings.topics.outcomes, partition, probe_offsets.get(partition, 0), key,
-                             timeout=15)
-        if probe is None:  # an output the worker should have published: reported, not fatal
-            missing.append(key.decode())
-            progress(f"{what}: the outcome of probe {key.decode()} (partition {partition}) is missing")
-        else:
-            outputs.append(probe.timestamp / 1000)
+    starts = {phase.probe_partition(key): probe_offsets.get(phase.probe_partition(key), 0) for key in probes}
+    found = find_keys(settings, settings.topics.outcomes, starts, set(probes), timeout=10)
+    outputs = [record.timestamp / 1000 for record in found.values()]
+    # An output the worker should have published: reported, not fatal.
+    missing = [key.decode() for key in probes if key not in found]
+    if missing:
+        progress(f"{what}: no outcome for probe(s) {', '.join(missing)}")
     # Without any probe output, the 'Ready' line is the best start we have.
     began, all_ready = (min(outputs), max(outputs)) if outputs else (ready_at, ready_at)
     last_write = last_record_times(settings, phase.changelog) or zero_at or began

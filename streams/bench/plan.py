@@ -57,7 +57,7 @@ def quick_plan() -> BenchPlan:
     return BenchPlan(
         name="quick", events=4_000, perf_records=20_000, open_small=1_000, open_large=10_000,
         breach_load_seconds=5.0, breach_targets={"P1": 3, "P2": 4, "P3": 5, "P4": 6},
-        concurrent_tickets=200, wait_limit=90.0, stall_after=30.0,
+        concurrent_tickets=200, wait_limit=90.0, stall_after=15.0,
     )
 
 

@@ -121,7 +121,8 @@ def render(figures: dict[str, Any]) -> str:
             f"({breaches['distinct_breach_ids']:,} breach ids), exactly once {breaches['exactly_once']:,}, "
             f"missing {breaches['missing']}, duplicates {breaches['duplicates']}, unexpected "
             f"{breaches['unexpected']}; breached then retracted (stop processed after the breach) "
-            f"{breaches['breached_then_retracted']}")
+            f"{breaches['breached_then_retracted']}, breached again after a retraction "
+            f"{breaches['breached_again_after_retraction']}")
     add("")
     if pipe:
         add(f"worker start with empty state: every partition processing after {pipe['ready_s']:.2f} s "
