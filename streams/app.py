@@ -7,19 +7,31 @@ benchmark all run the same topology, each against its own broker and topic prefi
 from __future__ import annotations
 
 import faust
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 from agents.metrics import SloMetrics
 from schemas.policy import Policy
+from streams.flow_control import ResumeOnceFlowControl
 from streams.kafka_security import faust_credentials
 from streams.settings import Settings
 from streams.topics import MAX_PRODUCER_REQUEST_BYTES
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "TicketSloApp"]
+
+
+class TicketSloApp(faust.App):
+    """The Faust app, with stream buffers that a recovery cannot empty behind its back."""
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        # See streams.flow_control: Faust's own flow control loses records after a rebalance.
+        return ResumeOnceFlowControl(loop=self.loop)
 
 
 def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust.App:
     """Build the Faust app and register the pipeline's agents on it."""
-    app = faust.App(
+    app = TicketSloApp(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_list],
         # TLS and SASL from KAFKA_SECURITY_PROTOCOL and friends (None: plaintext).
