@@ -56,6 +56,10 @@ def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust
         producer_max_request_size=MAX_PRODUCER_REQUEST_BYTES,
         # Metrics are served by prometheus-client, not by Faust's web server.
         web_enabled=False,
+        # Wait up to 10 ms to fill produce batches: +15-20 % events/s in `bench --only pipeline`
+        # (to last write, 40k events: 2,674/s at 0, 3,038-3,250/s at 5-20 ms); breaches are
+        # judged against a grace of seconds, so 10 ms is not felt.
+        producer_linger=0.01,
         datadir=str(settings.data_dir),
     )
     from agents import register_agents

@@ -9,7 +9,19 @@ from typing import Any
 
 from streams.settings import Settings
 
-__all__ = ["add_bench_command"]
+__all__ = ["add_bench_command", "PHASES"]
+
+#: The phases of a run, in the order they run.
+PHASES = ("broker_limit", "python_limit", "pipeline", "breaches", "open_small", "open_large")
+
+
+def _phase_list(text: str) -> frozenset[str]:
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(names - set(PHASES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown phase {', '.join(unknown) or repr(text)}; "
+                                         f"choose from {', '.join(PHASES)}")
+    return names
 
 
 def add_bench_command(commands: Any) -> None:
@@ -29,6 +41,8 @@ def add_bench_command(commands: Any) -> None:
     bench.add_argument("--breach-seconds", type=float, help="seconds of load in the breach-timeliness phase")
     bench.add_argument("--profile", type=Path, help="py-spy the worker during the pipeline drain into this file "
                                                     "(needs py-spy; slows the worker down)")
+    bench.add_argument("--only", type=_phase_list, metavar="PHASE[,PHASE]",
+                       help=f"run only these phases ({', '.join(PHASES)}); for iterating on one figure")
     bench.add_argument("--keep", action="store_true",
                        help="keep the work directory (worker logs, policies), the run's topics and the broker")
     bench.set_defaults(handler=_bench)
@@ -40,7 +54,8 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
     options = BenchOptions(quick=args.quick, as_json=args.json, partitions=args.partitions, events=args.events,
                            open_tickets=args.open_tickets, breach_seconds=args.breach_seconds,
-                           profile=args.profile, keep=args.keep, json_file=args.json_file)
+                           profile=args.profile, keep=args.keep, json_file=args.json_file,
+                           only=args.only)
     try:
         return run_bench(options, settings)
     except BenchError as exc:

@@ -44,6 +44,10 @@ class BenchOptions:
     profile: Path | None = None
     keep: bool = False
     json_file: Path | None = None
+    only: frozenset[str] | None = None  # phases to run; None: all of them
+
+    def runs(self, phase: str) -> bool:
+        return self.only is None or phase in self.only
 
 
 def _plan(options: BenchOptions) -> BenchPlan:
@@ -139,6 +143,8 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
 
     def measure(key: str, run: Callable[[], dict[str, Any]]) -> None:
         """One phase; a failure (a stalled worker, say) is recorded and the next phase runs."""
+        if not options.runs(key):
+            return
         try:
             figures[key] = run()
         except BenchError as exc:
@@ -152,6 +158,8 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
         measure("pipeline", lambda: phases.pipeline(ctx, batch, options.profile))
         if "pipeline" in figures:
             measure("breaches", lambda: breaches.breach_timeliness(ctx, figures["pipeline"]["events_per_s"]))
+        elif options.only is not None and "breaches" in options.only:
+            errors["breaches"] = "needs the pipeline phase's rate: add it to --only"
         measure("open_small", lambda: phases.open_state(ctx, batch, plan.open_small))
         measure("open_large", lambda: phases.open_state(ctx, batch, plan.open_large))
     except KeyboardInterrupt as exc:

@@ -70,3 +70,20 @@ def test_bad_setting_is_one_line() -> None:
                             env={"TICKET_SLO_PARTITIONS": "zero", "PATH": "/usr/bin"}, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == "ticket-slo: bad setting: TICKET_SLO_PARTITIONS='zero' is not a whole number"
+
+
+def test_bench_refuses_an_unknown_phase_before_starting_anything() -> None:
+    result = _cli("bench", "--only", "pipeline,warp_drive")
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "unknown phase warp_drive" in last and "open_large" in last
+    assert "Traceback" not in result.stderr
+
+
+def test_bench_phase_selection() -> None:
+    from streams.bench.runner import BenchOptions
+
+    chosen = BenchOptions(only=frozenset({"python_limit", "pipeline"}))
+    assert [p for p in ("broker_limit", "python_limit", "pipeline", "open_large") if chosen.runs(p)] == [
+        "python_limit", "pipeline"]
+    assert BenchOptions().runs("open_large")
