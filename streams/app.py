@@ -14,6 +14,7 @@ from agents.metrics import SloMetrics
 from schemas.policy import Policy
 from streams.flow_control import ResumeOnceFlowControl
 from streams.kafka_security import faust_credentials
+from streams.offset_commits import TicketSloTransport
 from streams.settings import Settings
 from streams.topics import MAX_PRODUCER_REQUEST_BYTES
 
@@ -21,12 +22,16 @@ __all__ = ["create_app", "TicketSloApp"]
 
 
 class TicketSloApp(faust.App):
-    """The Faust app, with stream buffers that a recovery cannot empty behind its back."""
+    """The Faust app, with two faust-streaming faults around restarts worked around."""
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:
         # See streams.flow_control: Faust's own flow control loses records after a rebalance.
         return ResumeOnceFlowControl(loop=self.loop)
+
+    def _new_transport(self) -> TicketSloTransport:
+        # See streams.offset_commits: Faust's commits can crawl one offset at a time.
+        return TicketSloTransport(self.conf.broker_consumer, self)
 
 
 def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust.App:
