@@ -39,11 +39,15 @@ run: venv kafka
 
 ## test: the whole suite, integration tests against the real broker included
 test: venv kafka tools
-	$(BIN)/python -m pytest -m "not faults"
+	$(BIN)/python -m pytest
 
-## test-faults: the long fault-injection runs (five kill -9 under load); see README, Reliability
+## test-faults: the fault-injection tests FAULT_ROUNDS times in a row (races show in repetition)
+FAULT_ROUNDS ?= 5
 test-faults: venv kafka tools
-	$(BIN)/python -m pytest -m faults -s
+	@for round in $$(seq 1 $(FAULT_ROUNDS)); do \
+	  echo "== fault round $$round of $(FAULT_ROUNDS)"; \
+	  $(BIN)/python -m pytest -m faults -s -x -p no:cacheprovider || exit 1; \
+	done
 
 test-unit: venv tools
 	$(BIN)/python -m pytest tests/unit

@@ -16,7 +16,7 @@ from tests.conftest import BROKER_SCRIPT
 from tests.integration.kafka_io import consume, produce
 from tests.integration.worker_process import WorkerProcess, free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 POLICY = """
 plans:

@@ -30,7 +30,7 @@ from streams.state_store import DictStateStore
 from tests.integration.kafka_io import consume
 from tests.integration.worker_process import WorkerProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 SEED = 20261125
 RECORDS = 3000

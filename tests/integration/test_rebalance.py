@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.kafka_io import consume, produce
 from tests.integration.worker_process import WorkerProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 PARTITIONS = 4
 SESSION_TIMEOUT = 6.0

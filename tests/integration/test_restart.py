@@ -12,7 +12,7 @@ import pytest
 from tests.integration.kafka_io import consume, produce
 from tests.integration.worker_process import WorkerProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 POLICY = """
 plans:
