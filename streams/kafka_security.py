@@ -119,16 +119,32 @@ class LoginRefusals(logging.Handler):
     bootstrap timeout, and then raises only "Unable to bootstrap". Its log lines are
     the one place the refusal shows, so this handler watches them, and the caller's
     one-line error can say "authentication failed" instead of "cannot reach".
+
+    The broker closes the connection right after refusing a login, and kafka-python
+    often sees the close before the refusal: then all it logs is a connection lost
+    after the broker's version was learnt, i.e. during the login. That is remembered
+    too, as the weaker "the broker closed the connection during the SASL login".
     """
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.refusal: str | None = None
+        self._refused: str | None = None
+        self._dropped_during_login = False
+
+    @property
+    def refusal(self) -> str | None:
+        """What the broker said when it refused the login, or the closing of the connection."""
+        if self._refused is not None:
+            return self._refused
+        return DROPPED_DURING_LOGIN if self._dropped_during_login else None
 
     def emit(self, record: logging.LogRecord) -> None:
-        match = _REFUSAL.search(record.getMessage())
+        message = record.getMessage()
+        match = _REFUSAL.search(message)
         if match is not None:
-            self.refusal = match.group(1).strip()
+            self._refused = match.group(1).strip()
+        elif _DROPPED.search(message):
+            self._dropped_during_login = True
 
     @classmethod
     @contextmanager
@@ -144,6 +160,9 @@ class LoginRefusals(logging.Handler):
 
 
 _REFUSAL = re.compile(r"SaslAuthenticationFailedError: (?:SaslAuthenticationFailedError: )?([^()\n]+)")
+# kafka-python knows the broker's version once ApiVersions answered, before the SASL login.
+_DROPPED = re.compile(r"broker_version=\(\d+, \d+\).*Connection lost: KafkaConnectionError")
+DROPPED_DURING_LOGIN = "the broker closed the connection during the SASL login"
 
 
 def login_refused_message(settings: Settings, refusal: str) -> str:

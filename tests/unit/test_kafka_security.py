@@ -286,3 +286,25 @@ def test_a_password_handed_to_a_client_is_masked_in_every_log_line(caplog: pytes
     assert repr(password.encode())[2:-1] not in caplog.text
     assert caplog.text.count("********") == 3
     assert "sasl_auth_bytes=b'svc-slo\\x00********'" in caplog.text
+
+
+def _kafka_log(watcher: logging.Handler, level: int, message: str) -> None:
+    watcher.emit(logging.LogRecord("kafka.net.connection", level, __file__, 1, message, None, None))
+
+
+def test_a_refused_login_is_remembered_with_the_brokers_words() -> None:
+    from streams.kafka_security import LoginRefusals
+
+    watcher = LoginRefusals()
+    _kafka_log(watcher, logging.WARNING, "Bootstrap connection to bootstrap-0 failed: KafkaConnectionError: "
+                                         "socket disconnected (backoff 0.93 secs)")
+    assert watcher.refusal is None  # the broker was not reached yet: nothing about the login
+    _kafka_log(watcher, logging.ERROR, "<KafkaConnection node_id=bootstrap-0 broker_version=(4, 3) (disconnected)>: "
+                                       "Connection lost: KafkaConnectionError: socket disconnected")
+    assert watcher.refusal == "the broker closed the connection during the SASL login"
+    _kafka_log(watcher, logging.ERROR, "Connection failed: [Error 58] SaslAuthenticationFailedError: "
+                                       "Authentication failed: Invalid username or password")
+    assert watcher.refusal == "Authentication failed: Invalid username or password"
+    _kafka_log(watcher, logging.ERROR, "<KafkaConnection node_id=bootstrap-0 broker_version=(4, 3) (disconnected)>: "
+                                       "Connection lost: KafkaConnectionError: socket disconnected")
+    assert watcher.refusal == "Authentication failed: Invalid username or password"  # the words outlive the drop
