@@ -6,9 +6,9 @@ once to read the changelogs, then resumes the input partitions, seeks them to th
 committed offsets and calls ``resume()`` a second time. The fetcher is running by
 then, so input records fetched between the two calls sit in the agent's queue and
 are thrown away by the second call. Faust has already recorded them as read, so it
-never fetches them again: the events are lost, and because they are never
-acknowledged the partition's committed offset stops moving for good (reported
-upstream as faust-streaming issue #596).
+never fetches them again: the events are lost, and as they are never acknowledged
+the partition's committed offset can stop moving (reported upstream as
+faust-streaming issue #596).
 
 In this product a lost acknowledgement means a false breach, and a lost last event of
 a backlog keeps the partition catching up forever, so no timer of it fires. The fix
