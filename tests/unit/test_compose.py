@@ -245,7 +245,8 @@ def test_the_dockerfile_copies_every_package_and_runs_ticket_slo() -> None:
                 copied.add(source.rstrip("/"))
     with (REPO / "pyproject.toml").open("rb") as handle:
         pyproject = tomllib.load(handle)
-    needed = set(pyproject["tool"]["setuptools"]["packages"]) | {"pyproject.toml", pyproject["project"]["readme"]}
+    packages = {pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    needed = packages | {"pyproject.toml", pyproject["project"]["readme"]}
     assert needed <= copied, f"the image build misses {needed - copied}"
 
     entrypoints = [json.loads(arguments) for instruction, arguments in instructions if instruction == "ENTRYPOINT"]
