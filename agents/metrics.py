@@ -26,7 +26,7 @@ from schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetract
 from schemas.validation import REASONS
 from streams.emission import Emission
 
-__all__ = ["SloMetrics", "METRIC_NAMES", "elapsed_buckets"]
+__all__ = ["SloMetrics", "METRIC_NAMES", "elapsed_buckets", "threshold_label"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 
 
+def threshold_label(fraction: float) -> str:
+    """The ``threshold`` label of an at-risk warning: 0.5, 0.75, 0.9."""
+    return f"{fraction:g}"
+
+
 def elapsed_buckets(targets: Iterable[float]) -> list[float]:
     """Histogram bounds that contain every policy target exactly, so 'met' is a bucket."""
     return sorted(set(BASE_ELAPSED_BUCKETS) | {float(t) for t in targets})
@@ -66,7 +71,8 @@ def elapsed_buckets(targets: Iterable[float]) -> list[float]:
 class SloMetrics:
     """The metric families of one worker process."""
 
-    def __init__(self, targets: Iterable[float], registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, targets: Iterable[float], registry: CollectorRegistry | None = None,
+                 warn_thresholds: Iterable[float] = ()) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         process_collector.ProcessCollector(registry=self.registry)
         platform_collector.PlatformCollector(registry=self.registry)
@@ -111,9 +117,10 @@ class SloMetrics:
                                    "outboxes of uncommitted input (consumers see them as duplicates).",
                                    registry=r)
 
-        self._initialise_series()
+        self._gauge_series: dict[Gauge, set[tuple[str, str]]] = {self.open_clocks: set(), self.next_deadline: set()}
+        self._initialise_series(sorted(set(warn_thresholds)))
 
-    def _initialise_series(self) -> None:
+    def _initialise_series(self, warn_thresholds: list[float]) -> None:
         """Export every known label set at zero, so rate() and increase() see the first event.
 
         A counter that appears with value 1 has no earlier sample: Prometheus would never
@@ -131,6 +138,8 @@ class SloMetrics:
                 self.elapsed.labels(objective, priority)
                 for result in ("met", "breached"):
                     self.outcomes.labels(objective, priority, result)
+                for threshold in warn_thresholds:
+                    self.at_risk.labels(objective, priority, threshold_label(threshold))
 
     def serve(self, address: str, port: int) -> int:
         """Serve ``/metrics`` on a background thread; return the bound port."""
@@ -148,7 +157,7 @@ class SloMetrics:
         elif isinstance(model, SloBreachRetracted):
             self.retractions.labels(model.objective, model.priority).inc()
         elif isinstance(model, SloAtRisk):
-            self.at_risk.labels(model.objective, model.priority, f"{model.threshold:g}").inc()
+            self.at_risk.labels(model.objective, model.priority, threshold_label(model.threshold)).inc()
         elif isinstance(model, SloCompleted):
             self.outcomes.labels(model.objective, model.priority, "met" if model.met else "breached").inc()
             self.elapsed.labels(model.objective, model.priority).observe(model.elapsed_seconds)
@@ -157,13 +166,20 @@ class SloMetrics:
 
     def set_ownership(self, partitions: int, open_clocks: Mapping[str, Mapping[str, int]],
                       next_deadline: Mapping[str, Mapping[str, float]]) -> None:
-        """Replace the gauges with what the owned partitions hold now."""
+        """Replace the gauges with what the owned partitions hold now.
+
+        Series still present are overwritten in place and only the vanished ones removed:
+        /metrics is served from another thread, and a scrape between a clear() and the
+        refill would see no series at all and reset the ``for:`` of the alerts on them.
+        """
         self.owned_partitions.set(partitions)
-        self.open_clocks.clear()
-        for objective, by_priority in open_clocks.items():
-            for priority, count in by_priority.items():
-                self.open_clocks.labels(objective, priority).set(count)
-        self.next_deadline.clear()
-        for objective, by_priority in next_deadline.items():
-            for priority, seconds in by_priority.items():
-                self.next_deadline.labels(objective, priority).set(seconds)
+        self._replace_series(self.open_clocks, open_clocks)
+        self._replace_series(self.next_deadline, next_deadline)
+
+    def _replace_series(self, gauge: Gauge, values: Mapping[str, Mapping[str, float]]) -> None:
+        current = {(objective, priority) for objective, by_priority in values.items() for priority in by_priority}
+        for objective, priority in current:
+            gauge.labels(objective, priority).set(values[objective][priority])
+        for objective, priority in self._gauge_series[gauge] - current:
+            gauge.remove(objective, priority)
+        self._gauge_series[gauge] = current

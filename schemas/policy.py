@@ -154,6 +154,10 @@ class Policy(_Strict):
                         found.add(target)
         return found
 
+    def all_warn_thresholds(self) -> set[float]:
+        """Every warn_at fraction of every plan (the at-risk counter's threshold labels)."""
+        return {fraction for name in self.plans for fraction in self.warn_at(name)}
+
     def warn_at(self, plan: str) -> tuple[float, ...]:
         return self.plan(plan).warn_at
 

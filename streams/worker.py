@@ -19,7 +19,7 @@ class MetricsPortError(OSError):
 def run_worker(settings: Settings, policy: Policy) -> int:
     """Serve metrics, start the worker and block until it is stopped (SIGINT or SIGTERM)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    metrics = SloMetrics(policy.all_targets())
+    metrics = SloMetrics(policy.all_targets(), warn_thresholds=policy.all_warn_thresholds())
     try:
         metrics.serve(settings.metrics_addr, settings.metrics_port)
     except OSError as exc:

@@ -1,0 +1,69 @@
+"""The worker's metric families, read back through prometheus-client's own exposition."""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from agents.metrics import SloMetrics, elapsed_buckets
+from schemas.policy import load_policy
+
+
+def samples(metrics: SloMetrics) -> list[tuple[str, dict[str, str], float]]:
+    text = generate_latest(metrics.registry).decode()
+    return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def test_every_policy_target_is_a_bucket_bound_of_the_response_time_histogram() -> None:
+    policy = load_policy()
+    metrics = SloMetrics(policy.all_targets())
+    bounds = {float(labels["le"]) for name, labels, _ in samples(metrics)
+              if name == "ticket_slo_elapsed_seconds_bucket" and labels["priority"] == "P1"}
+    assert {1800.0, 3600.0, 14400.0, 28800.0} <= bounds
+    assert 90.0 in elapsed_buckets([90, 3600]) and 5.5 in elapsed_buckets([5.5])
+
+
+def test_at_risk_series_of_every_threshold_start_at_zero() -> None:
+    metrics = SloMetrics([30.0], warn_thresholds=[0.5, 0.75, 0.9])
+    at_risk = {(labels["priority"], labels["threshold"]): value for name, labels, value in samples(metrics)
+               if name == "ticket_slo_at_risk_total"}
+    assert set(at_risk) == {(p, t) for p in ("P1", "P2", "P3", "P4") for t in ("0.5", "0.75", "0.9")}
+    assert set(at_risk.values()) == {0.0}
+
+
+def test_ownership_gauges_drop_lost_series_and_keep_the_rest() -> None:
+    metrics = SloMetrics([30.0])
+    metrics.set_ownership(2, {"first_response": {"P1": 3, "P2": 1}}, {"first_response": {"P1": 12.5}})
+    metrics.set_ownership(1, {"first_response": {"P1": 2}}, {})
+    open_clocks = {labels["priority"]: value for name, labels, value in samples(metrics)
+                   if name == "ticket_slo_open_clocks"}
+    deadlines = [labels for name, labels, _ in samples(metrics) if name == "ticket_slo_next_deadline_seconds"]
+    assert open_clocks == {"P1": 2.0}
+    assert deadlines == []
+
+
+def test_a_scrape_during_a_refresh_never_misses_a_running_clock() -> None:
+    metrics = SloMetrics([30.0])
+    clocks = {"first_response": {"P1": 3, "P2": 1}}
+    deadlines = {"first_response": {"P1": 12.5, "P2": 40.0}}
+    metrics.set_ownership(1, clocks, deadlines)
+    stop = threading.Event()
+
+    def refresh() -> None:
+        while not stop.is_set():
+            metrics.set_ownership(1, clocks, deadlines)
+
+    refresher = threading.Thread(target=refresh)
+    refresher.start()
+    incomplete = 0
+    try:
+        for _ in range(20000):
+            # What a scrape of /metrics reads of this family.
+            seen = {sample.labels["priority"] for family in metrics.open_clocks.collect() for sample in family.samples}
+            incomplete += seen != {"P1", "P2"}
+    finally:
+        stop.set()
+        refresher.join()
+    assert incomplete == 0, f"{incomplete} of 20000 scrapes missed a series"
