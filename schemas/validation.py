@@ -83,13 +83,17 @@ def event_adapter() -> TypeAdapter[TicketEvent]:
     return TypeAdapter(TicketEvent)
 
 
-def parse_event(value: bytes, key: bytes | None = None) -> TicketEvent:
+def parse_event(value: bytes | None, key: bytes | None = None) -> TicketEvent:
     """Validate one ``ticket-events`` record; raise ``InvalidEvent`` naming the problem.
 
+    A record without a value (a tombstone, as a compacting producer sends) is not an
+    object either, and must reach the dead-letter topic rather than crash the agent.
     The size check comes first so that a hostile multi-megabyte value is never parsed.
     A present ``key`` must equal the ticket id: the key decides the partition, and a
     ticket spread over two partitions would have two clocks.
     """
+    if value is None:
+        raise InvalidEvent(NOT_AN_OBJECT, "the record has no value (a tombstone); expected a JSON object")
     if len(value) > MAX_EVENT_BYTES:
         raise InvalidEvent(TOO_LARGE, f"value is {len(value)} bytes, limit is {MAX_EVENT_BYTES}")
     try:

@@ -32,7 +32,7 @@ def _ack(ticket: str, event_id: str) -> bytes:
 
 
 # (key, value, expected reason) — one of each kind the contract names.
-INVALID: list[tuple[bytes | None, bytes, str]] = [
+INVALID: list[tuple[bytes, bytes | None, str]] = [
     (b"X1", b"{broken", "bad_json"),
     (b"X2", b"\xff\xfe not utf-8", "not_utf8"),
     (b"X3", b"[1, 2, 3]", "not_an_object"),
@@ -46,6 +46,7 @@ INVALID: list[tuple[bytes | None, bytes, str]] = [
     (b"not-X8", _ack("X8", "i8"), "key_mismatch"),
     (b"X9", b'{"pad": "' + b"a" * (1024 * 1024) + b'"}', "too_large"),
     (b"X10", _ack("X10", "i10"), "orphan"),  # never opened: dead-lettered after the orphan timeout
+    (b"X11", None, "not_an_object"),  # a tombstone: a record without a value
 ]
 
 
@@ -80,7 +81,9 @@ def test_each_invalid_kind_is_dead_lettered_with_its_reason(kafka_bootstrap: str
         letter = letters[key]
         assert letter["topic"] == topic
         assert isinstance(letter["offset"], int) and letter["error"]
-        if letter["value_encoding"] == "base64":
+        if value is None:
+            assert letter["value"] is None and "no value" in letter["error"]
+        elif letter["value_encoding"] == "base64":
             assert letter["reason"] == "not_utf8"
             assert base64.b64decode(letter["value"]) == value
         elif letter["reason"] != "orphan":  # an orphan carries the event as the model re-serialised it

@@ -37,7 +37,7 @@ def event(kind: str, **overrides: object) -> bytes:
 DROP = object()
 
 
-def reason_and_detail(value: bytes, key: bytes | None = None) -> tuple[str, str]:
+def reason_and_detail(value: bytes | None, key: bytes | None = None) -> tuple[str, str]:
     with pytest.raises(InvalidEvent) as caught:
         parse_event(value, key)
     return caught.value.reason, caught.value.detail
@@ -88,6 +88,10 @@ def test_bad_json(value: bytes) -> None:
 )
 def test_not_an_object(value: bytes, kind: str) -> None:
     assert reason_and_detail(value) == ("not_an_object", f"expected a JSON object, got {kind}")
+
+
+def test_a_record_without_a_value_is_not_an_object() -> None:
+    assert reason_and_detail(None) == ("not_an_object", "the record has no value (a tombstone); expected a JSON object")
 
 
 def test_unknown_type() -> None:
