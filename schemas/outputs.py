@@ -58,8 +58,9 @@ BREACH_ID_NAMESPACE: Final[uuid.UUID] = uuid.UUID("6f1c9a52-3b8e-5d47-9a0e-2c4b7
 def breach_id(ticket_id: str, objective: str, cycle: int = 1) -> str:
     """Deterministic id of one breach: the retraction and any redelivery carry the same id.
 
-    ``cycle`` stays 1 because a reopen does not restart the clock; it is in the id so
-    that a future rule that does restart it gets distinct ids for free.
+    ``cycle`` is 1 for a clock's first breach. A reopen does not restart the clock, so
+    only a breach retracted by a late priority change moves it on: if the new deadline
+    passes as well, that second breach is cycle 2, a different id.
     """
     if cycle < 1:
         raise ValueError(f"breach cycle must be >= 1, got {cycle}")

@@ -19,7 +19,8 @@ between the live worker and a replay.
     (it was noticed before this late change arrived) and the new deadline has not
     passed (``now <= deadline``), the breach is retracted (rule 6, ``stopped_at``
     null) and the clock runs on. Thresholds and deadline the clock is already past
-    fire at once.
+    fire at once. Should the new deadline pass too, that is a new breach: the next
+    cycle, with a ``breach_id`` of its own, so consumers can de-duplicate on the id.
 * Due (rules 4, 5): a threshold or deadline fires once the clock is *strictly*
   past it; every passed ``warn_at`` threshold fires (ascending) before the breach.
 * Stop (rules 2, 4, 6): the first stop processed decides the one outcome:
@@ -60,6 +61,7 @@ def start(state: TicketState, opened: TicketOpened, target: int) -> None:
     state.target = target
     state.warned = 0
     state.breached = False
+    state.breach_cycle = 1
 
 
 def change_priority(
@@ -87,6 +89,7 @@ def change_priority(
     if state.breached and now <= state.deadline:
         out.append(slo_outputs.retracted(ticket_id, state, None, now))
         state.breached = False
+        state.breach_cycle += 1
     if fire_at_once:
         out.extend(fire_due(ticket_id, state, policy, now))
     return out

@@ -25,7 +25,7 @@ def _who(ticket_id: str, state: TicketState) -> dict[str, object]:
 
 def breached(ticket_id: str, state: TicketState, detected_at: int) -> SloBreached:
     return SloBreached(
-        breach_id=breach_id(ticket_id, FIRST_RESPONSE),
+        breach_id=breach_id(ticket_id, FIRST_RESPONSE, state.breach_cycle),
         **_who(ticket_id, state),
         account_manager=state.account_manager,
         started_at=micros_to_datetime(cast(int, state.start)),
@@ -37,7 +37,7 @@ def breached(ticket_id: str, state: TicketState, detected_at: int) -> SloBreache
 
 def retracted(ticket_id: str, state: TicketState, stopped_at: int | None, detected_at: int) -> SloBreachRetracted:
     return SloBreachRetracted(
-        breach_id=breach_id(ticket_id, FIRST_RESPONSE),
+        breach_id=breach_id(ticket_id, FIRST_RESPONSE, state.breach_cycle),
         **_who(ticket_id, state),
         deadline=micros_to_datetime(state.deadline),
         stopped_at=None if stopped_at is None else micros_to_datetime(stopped_at),

@@ -70,6 +70,7 @@ class TicketState:
     target: int | None = None
     warned: int = 0  # how many warn_at thresholds (a prefix of the sorted list) were published
     breached: bool = False  # an slo.breached stands (published, not retracted)
+    breach_cycle: int = 1  # which breach of this clock the next slo.breached is (its breach_id)
     # closed
     closed_at: int | None = None
 
@@ -116,7 +117,7 @@ class TicketState:
         record: Record = {"v": RECORD_VERSION, "ph": _PHASE_CODE[self.phase], "s": self.seen}
         for name, key in _FIELD_KEYS:
             value = getattr(self, name)
-            if value is not None and value != [] and value is not False and not (name == "warned" and value == 0):
+            if value is not None and value != [] and value is not False and value != _OMITTED.get(name):
                 record[key] = list(value) if name == "buffer" else (1 if value is True else value)
         return record
 
@@ -165,6 +166,7 @@ _FIELD_KEYS: Final = (
     ("target", "t"),
     ("warned", "w"),
     ("breached", "br"),
+    ("breach_cycle", "bc"),
     ("closed_at", "ca"),
 )
 _DEFAULTS: Final[dict[str, Callable[[], Any]]] = {
@@ -173,4 +175,7 @@ _DEFAULTS: Final[dict[str, Callable[[], Any]]] = {
     "phase": lambda: PENDING,
     "warned": lambda: 0,
     "breached": lambda: False,
+    "breach_cycle": lambda: 1,
 }
+#: Integer fields left out of the record at their default (almost every ticket).
+_OMITTED: Final[dict[str, int]] = {"warned": 0, "breach_cycle": 1}

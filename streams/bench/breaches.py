@@ -228,8 +228,8 @@ def breach_timeliness(ctx: BenchContext, sustained_events_per_s: float, fraction
         breach_id = value["breach_id"]
         if standing.get(breach_id):
             duplicates += 1  # the same breach published twice
-        elif breach_id in standing:
-            rebreached += 1  # breached again after a retraction (a late priority change moved the deadline)
+        elif breach_id not in standing and value["ticket_id"] in retracted:
+            rebreached += 1  # a new breach (cycle) after a retraction: a late priority change moved the deadline
         standing[breach_id] = True
         per_ticket[value["ticket_id"]] = per_ticket.get(value["ticket_id"], 0) + 1
         breach_ids.add(breach_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from schemas.outputs import SloBreached, SloBreachRetracted, SloCompleted
+from schemas.outputs import breach_id as breach_id_of
 from tests.unit.script import (
     Run,
     acknowledged,
@@ -283,6 +284,22 @@ def test_rule6_late_priority_change_from_before_the_deadline_retracts_and_the_cl
         ("slo.breach_retracted", "t1", "2024-05-01T08:00:00Z", None)
     ]
     assert run.apply(acknowledged("t1", at=40)) == [("slo.completed", "t1", "P4", 2400.0, True)]
+
+
+def test_a_breach_after_a_retracted_one_has_an_id_of_its_own_and_its_retraction_names_it() -> None:
+    run = Run()
+    run.apply(opened("t1", at=0, priority="P1"))
+    run.advance(31)
+    run.apply(priority_changed("t1", at=20, priority="P2"), now=31)  # retracts: the deadline is now 60m
+    run.advance(61)
+    run.apply(acknowledged("t1", at=50), now=62)  # late again: the response was in time after all
+    breaches = [(e.model.type, e.model.breach_id) for e in run.emitted if e.kind == "breach"]
+    assert [kind for kind, _ in breaches] == [
+        "slo.breached", "slo.breach_retracted", "slo.breached", "slo.breach_retracted"]
+    first, second = breaches[0][1], breaches[2][1]
+    assert first != second
+    assert [breach_id for _, breach_id in breaches] == [first, first, second, second]
+    assert first == breach_id_of("t1", "first_response", 1) and second == breach_id_of("t1", "first_response", 2)
 
 
 # -- rule 7: out of order and orphans ------------------------------------------------------------------

@@ -13,11 +13,18 @@ from tests.unit.script import Run, acknowledged, clock, opened, priority_changed
 
 def test_running_state_round_trips_through_its_record() -> None:
     state = TicketState(phase=RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=3600_000_000,
-                        warned=2, breached=True, due=None)
+                        warned=2, breached=True, breach_cycle=2, due=None)
     state.remember("e1")
     record = state.to_record()
     assert json.loads(json.dumps(record)) == record  # plain JSON data
+    assert record["bc"] == 2
     assert TicketState.from_record(record) == state
+
+
+def test_a_first_breach_cycle_costs_no_record_space() -> None:
+    state = TicketState(phase=RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=1)
+    assert "bc" not in state.to_record() and "w" not in state.to_record()
+    assert TicketState.from_record(state.to_record()).breach_cycle == 1
 
 
 def test_records_leave_out_empty_fields() -> None:
