@@ -191,8 +191,8 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
     try:
         for record in consumer:
             key = record.key.decode(errors="replace") if record.key else "-"
-            print(f"{record.partition}:{record.offset}\t{key}\t{record.value.decode(errors='replace')}",
-                  flush=True)
+            value = "(no value)" if record.value is None else record.value.decode(errors="replace")
+            print(f"{record.partition}:{record.offset}\t{key}\t{value}", flush=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "events.jsonl"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, timeout=60)
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, timeout=60,
+                          env=None if env is None else {**os.environ, **env})
 
 
 def test_replay_writes_only_output_events_on_stdout() -> None:
@@ -87,3 +89,35 @@ def test_bench_phase_selection() -> None:
     assert [p for p in ("broker_limit", "python_limit", "pipeline", "open_large") if chosen.runs(p)] == [
         "python_limit", "pipeline"]
     assert BenchOptions().runs("open_large")
+
+
+def test_the_policy_comes_from_ticket_slo_policy_and_the_option_wins(tmp_path: Path) -> None:
+    seconds = tmp_path / "seconds.yaml"
+    seconds.write_text("plans:\n  default:\n    objectives:\n      first_response: {P1: 30s, P2: 1m, P3: 2m, P4: 4m}\n")
+    targets = lambda result: {json.loads(line)["target_seconds"] for line in result.stdout.splitlines()  # noqa: E731
+                              if json.loads(line)["type"] == "slo.completed"}
+    shipped = _cli("replay", str(EXAMPLE))
+    from_env = _cli("replay", str(EXAMPLE), env={"TICKET_SLO_POLICY": str(seconds)})
+    option = _cli("replay", str(EXAMPLE), "--policy", str(Path(__file__).resolve().parents[2] / "schemas" /
+                                                       "default_policy.yaml"), env={"TICKET_SLO_POLICY": str(seconds)})
+    assert targets(shipped) == {1800.0, 14400.0}
+    assert targets(from_env) == {30.0, 120.0}
+    assert targets(option) == targets(shipped)
+
+
+def test_replay_dead_letters_go_to_the_named_file_not_stderr(tmp_path: Path) -> None:
+    letters = tmp_path / "dead.jsonl"
+    result = _cli("replay", str(EXAMPLE), "--dead-letters", str(letters))
+    assert result.returncode == 0, result.stderr
+    [letter] = [json.loads(line) for line in letters.read_text().splitlines()]
+    assert letter["reason"] == "invalid_fields" and letter["source"].startswith(str(EXAMPLE))
+    assert '"reason"' not in result.stderr and "invalid 1" in result.stderr
+
+
+def test_the_engine_imports_no_kafka_or_faust() -> None:
+    """The pure engine runs the same in replay and in the worker: no broker client in it."""
+    probe = ("import sys, streams.engine, streams.replay; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'faust', 'kafka', 'aiokafka', 'mode'}))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -84,3 +84,15 @@ def test_orphans_go_to_the_dead_letters_with_their_line() -> None:
     [letter] = map(json.loads, dead.splitlines())
     assert (letter["reason"], letter["source"], letter["key"]) == ("orphan", "events.jsonl:1", "t9")
     assert summary.orphans == 1
+
+
+def test_an_invalid_line_does_not_move_the_clock() -> None:
+    lines = [
+        '{"type":"ticket.opened","event_id":"o1","ticket_id":"t1","occurred_at":"2024-05-01T00:00:00Z","priority":"P1","customer_id":"c1"}',
+        # Two hours later but invalid (unknown priority): were it the clock, t1 would breach.
+        '{"type":"ticket.opened","event_id":"o2","ticket_id":"t2","occurred_at":"2024-05-01T02:00:00Z","priority":"P9","customer_id":"c2"}',
+        '{"type":"ticket.acknowledged","event_id":"a1","ticket_id":"t1","occurred_at":"2024-05-01T00:10:00Z"}',
+    ]
+    out, dead, summary = run(lines)
+    assert [(r["type"], r["met"]) for r in map(json.loads, out.splitlines())] == [("slo.completed", True)]
+    assert summary.invalid == 1 and '"reason":"invalid_fields"' in dead

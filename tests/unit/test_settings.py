@@ -16,6 +16,13 @@ def test_defaults_without_environment() -> None:
     assert settings.topics.dead_letters == "ticket-events-dlq"
 
 
+def test_timing_defaults_are_the_documented_ones() -> None:
+    settings = Settings.from_env({})
+    assert settings.breach_grace == 1.0  # a breach waits 1 s for an acknowledgement in flight
+    assert settings.tick_interval == 0.25
+    assert settings.orphan_timeout == 24 * 3600.0  # events of a never-opened ticket wait a day
+
+
 def test_environment_overrides_every_setting() -> None:
     settings = Settings.from_env({
         "KAFKA_BOOTSTRAP_SERVERS": "a:1, b:2",
