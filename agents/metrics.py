@@ -26,7 +26,7 @@ from schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetract
 from schemas.validation import REASONS
 from streams.emission import Emission
 
-__all__ = ["SloMetrics", "METRIC_NAMES", "elapsed_buckets", "threshold_label"]
+__all__ = ["SloMetrics", "METRIC_NAMES", "IGNORED_REASONS", "elapsed_buckets", "threshold_label"]
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,15 @@ BASE_ELAPSED_BUCKETS: tuple[float, ...] = (
 LAG_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 BREACH_DELAY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300)
 
+#: Why a valid, new event changed nothing (the ``reason`` label of the ignored counter).
+IGNORED_REASONS: tuple[str, ...] = ("ticket_closed", "already_opened")
+
 #: Every metric family the worker exports (the dashboard and rule checks read this).
 METRIC_NAMES: tuple[str, ...] = (
     "ticket_slo_events_total",
     "ticket_slo_events_invalid_total",
     "ticket_slo_events_duplicate_total",
+    "ticket_slo_events_ignored_total",
     "ticket_slo_clocks_started_total",
     "ticket_slo_tickets_not_eligible_total",
     "ticket_slo_elapsed_seconds",
@@ -84,6 +88,10 @@ class SloMetrics:
                                ["reason"], registry=r)
         self.duplicates = Counter("ticket_slo_events_duplicate", "Events ignored because their event_id was seen.",
                                   registry=r)
+        self.ignored = Counter("ticket_slo_events_ignored",
+                               "Valid new events that changed nothing: the ticket was closed, or "
+                               "a second ticket.opened (counted in ticket_slo_events_total too).",
+                               ["reason"], registry=r)
         self.clocks_started = Counter("ticket_slo_clocks_started", "First-response clocks started.",
                                       ["objective", "priority"], registry=r)
         self.not_eligible = Counter("ticket_slo_tickets_not_eligible",
@@ -130,6 +138,8 @@ class SloMetrics:
             self.events.labels(event_type)
         for reason in REASONS:
             self.invalid.labels(reason)
+        for reason in IGNORED_REASONS:
+            self.ignored.labels(reason)
         for objective in OBJECTIVES:
             for priority in PRIORITIES:
                 self.clocks_started.labels(objective, priority)

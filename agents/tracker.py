@@ -116,7 +116,7 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         metrics.invalid.labels(invalid.reason).inc()
         progress.add(f"invalid ({invalid.reason})")
 
-    def count_applied(engine: SloEngine, event: TicketEvent, before: tuple[int, int, int]) -> None:
+    def count_applied(engine: SloEngine, event: TicketEvent, before: tuple[int, ...]) -> None:
         """Metrics of one applied event, from the engine's counters before and after."""
         stats = engine.stats
         if stats.duplicates != before[0]:
@@ -124,6 +124,10 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
             progress.add("duplicates")
             return
         metrics.events.labels(event.type).inc()
+        if stats.ignored_closed != before[3]:
+            metrics.ignored.labels("ticket_closed").inc()
+        elif stats.ignored_extra_open != before[4]:
+            metrics.ignored.labels("already_opened").inc()
         metrics.event_lag.observe(max(0.0, time.time() - event.occurred_at.timestamp()))
         if isinstance(event, TicketOpened):
             if stats.clocks_started != before[1]:
@@ -154,7 +158,8 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
                 now = time.time() - settings.breach_grace
             origin = EventSource(topic=message.topic, partition=partition, offset=message.offset)
             stats = engine.stats
-            before = (stats.duplicates, stats.clocks_started, stats.not_eligible)
+            before = (stats.duplicates, stats.clocks_started, stats.not_eligible, stats.ignored_closed,
+                      stats.ignored_extra_open)
             emissions = engine.apply(ticket_event, now, origin)
             count_applied(engine, ticket_event, before)
             await commit_and_publish(partition, EVENTS, message.offset, emissions + engine.advance(now))

@@ -36,6 +36,9 @@ class ReplaySummary:
     warnings: int = 0
     outcomes: int = 0
     orphans: int = 0
+    not_eligible: int = 0  # opened on a plan without the objective: no clock
+    ignored_closed: int = 0  # valid, new, but for a closed ticket
+    ignored_extra_open: int = 0  # a second ticket.opened for a known ticket
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -102,6 +105,9 @@ def replay(
     summary.warnings = stats.warnings
     summary.outcomes = stats.outcomes
     summary.orphans = stats.orphans
+    summary.not_eligible = stats.not_eligible
+    summary.ignored_closed = stats.ignored_closed
+    summary.ignored_extra_open = stats.ignored_extra_open
     return summary
 
 

@@ -67,3 +67,10 @@ def test_a_scrape_during_a_refresh_never_misses_a_running_clock() -> None:
         stop.set()
         refresher.join()
     assert incomplete == 0, f"{incomplete} of 20000 scrapes missed a series"
+
+
+def test_ignored_events_are_exported_at_zero_by_reason() -> None:
+    metrics = SloMetrics([30.0])
+    ignored = {labels["reason"]: value for name, labels, value in samples(metrics)
+               if name == "ticket_slo_events_ignored_total"}
+    assert ignored == {"ticket_closed": 0.0, "already_opened": 0.0}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 from schemas.policy import load_policy
 from streams.replay import ReplaySummary, replay
@@ -96,3 +97,18 @@ def test_an_invalid_line_does_not_move_the_clock() -> None:
     out, dead, summary = run(lines)
     assert [(r["type"], r["met"]) for r in map(json.loads, out.splitlines())] == [("slo.completed", True)]
     assert summary.invalid == 1 and '"reason":"invalid_fields"' in dead
+
+
+def test_the_summary_counts_events_that_changed_nothing(tmp_path: Path) -> None:
+    lines = [
+        '{"type":"ticket.opened","event_id":"o1","ticket_id":"t1","occurred_at":"2024-05-01T00:00:00Z","priority":"P1","customer_id":"c1"}',
+        '{"type":"ticket.opened","event_id":"o1b","ticket_id":"t1","occurred_at":"2024-05-01T00:01:00Z","priority":"P2","customer_id":"c1"}',
+        '{"type":"ticket.closed","event_id":"c1","ticket_id":"t1","occurred_at":"2024-05-01T00:02:00Z"}',
+        '{"type":"ticket.assigned","event_id":"x1","ticket_id":"t1","occurred_at":"2024-05-01T00:03:00Z","assignee":"a"}',
+        '{"type":"ticket.opened","event_id":"o2","ticket_id":"t2","occurred_at":"2024-05-01T00:04:00Z","priority":"P1","customer_id":"c2","plan":"none"}',
+    ]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("plans:\n  default:\n    objectives:\n      first_response: {P1: 30m, P2: 1h, P3: 4h, P4: 8h}\n"
+                      "  none:\n    objectives: {}\n")
+    summary = replay(lines, "events.jsonl", load_policy(policy), io.StringIO(), io.StringIO())
+    assert (summary.ignored_extra_open, summary.ignored_closed, summary.not_eligible) == (1, 1, 1)
