@@ -54,7 +54,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "ticket_slo_breach_retractions_total",
     "ticket_slo_at_risk_total",
     "ticket_slo_open_clocks",
-    "ticket_slo_next_deadline_seconds",
+    "ticket_slo_next_deadline_timestamp_seconds",
     "ticket_slo_owned_partitions",
     "ticket_slo_event_lag_seconds",
     "ticket_slo_breach_delay_seconds",
@@ -108,8 +108,10 @@ class SloMetrics:
                                ["objective", "priority", "threshold"], registry=r)
         self.open_clocks = Gauge("ticket_slo_open_clocks", "Running clocks in the partitions this worker owns.",
                                  ["objective", "priority"], registry=r)
-        self.next_deadline = Gauge("ticket_slo_next_deadline_seconds",
-                                   "Seconds until the soonest deadline of a running clock (negative: overdue).",
+        # A timestamp, not "seconds until": should the worker's event loop stall, the value
+        # stays put while Prometheus's time() moves on, so an overdue deadline still shows.
+        self.next_deadline = Gauge("ticket_slo_next_deadline_timestamp_seconds",
+                                   "Unix time of the soonest deadline of a running, unbreached clock.",
                                    ["objective", "priority"], registry=r)
         self.owned_partitions = Gauge("ticket_slo_owned_partitions",
                                       "Partitions of ticket-events this worker owns.", registry=r)

@@ -174,9 +174,7 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
                 counts[priority] = counts.get(priority, 0) + count
             for priority, deadline in engine.soonest_deadlines().items():
                 soonest[priority] = min(deadline, soonest.get(priority, deadline))
-        wall = time.time()
-        metrics.set_ownership(engines.owned_count(), {FIRST_RESPONSE: counts},
-                              {FIRST_RESPONSE: {p: d - wall for p, d in soonest.items()}})
+        metrics.set_ownership(engines.owned_count(), {FIRST_RESPONSE: counts}, {FIRST_RESPONSE: soonest})
 
     @app.timer(settings.tick_interval, name="clock-ticks")
     async def tick() -> None:

@@ -90,8 +90,9 @@ def test_metrics_count_what_the_worker_did(kafka_bootstrap: str, worker: WorkerP
     assert samples[("ticket_slo_open_clocks", (fr, ("priority", "P1")))] == 1
     assert samples[("ticket_slo_open_clocks", (fr, ("priority", "P3")))] == 1
     assert samples[("ticket_slo_open_clocks", (fr, ("priority", "P2")))] == 0
-    assert 3590 < samples[("ticket_slo_next_deadline_seconds", (fr, ("priority", "P3")))] < 3600
-    assert ("ticket_slo_next_deadline_seconds", (fr, ("priority", "P1"))) not in samples  # M1 already breached
+    deadline = samples[("ticket_slo_next_deadline_timestamp_seconds", (fr, ("priority", "P3")))]
+    assert deadline == pytest.approx(now.timestamp() + 3600, abs=1e-6)  # M3: opened now, P3 target 1 h
+    assert ("ticket_slo_next_deadline_timestamp_seconds", (fr, ("priority", "P1"))) not in samples  # M1 breached
     assert samples[("ticket_slo_owned_partitions", ())] == 3
     assert samples[("ticket_slo_event_lag_seconds_count", ())] == 5
     assert samples[("ticket_slo_breach_delay_seconds_count", ())] == 1

@@ -39,7 +39,7 @@ def test_ownership_gauges_drop_lost_series_and_keep_the_rest() -> None:
     metrics.set_ownership(1, {"first_response": {"P1": 2}}, {})
     open_clocks = {labels["priority"]: value for name, labels, value in samples(metrics)
                    if name == "ticket_slo_open_clocks"}
-    deadlines = [labels for name, labels, _ in samples(metrics) if name == "ticket_slo_next_deadline_seconds"]
+    deadlines = [labels for name, labels, _ in samples(metrics) if name == "ticket_slo_next_deadline_timestamp_seconds"]
     assert open_clocks == {"P1": 2.0}
     assert deadlines == []
 
