@@ -30,8 +30,11 @@ def test_tail_prints_each_record_as_it_arrives_and_stops_cleanly_on_ctrl_c(kafka
     before = {"type": "slo.breached", "ticket_id": "T-1", "breach_id": "b-1"}
     producer.send(topic, key=b"T-1", value=json.dumps(before).encode()).get(timeout=30)
 
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then
+    # installs no Ctrl-C handler; a terminal user's tail gets the default, so give it that.
     tail = subprocess.Popen([sys.executable, "-m", "streams.cli", "tail", "breaches", "--from-beginning"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(tail.stdout), daemon=True)
     reader.start()
@@ -45,7 +48,12 @@ def test_tail_prints_each_record_as_it_arrives_and_stops_cleanly_on_ctrl_c(kafka
             time.sleep(0.2)
     finally:
         tail.send_signal(signal.SIGINT)
-        code = tail.wait(timeout=30)
+        try:
+            code = tail.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            tail.kill()
+            tail.wait()
+            raise
         reader.join(timeout=5)
 
     assert code == 0, tail.stderr.read() if tail.stderr else ""
