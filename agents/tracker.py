@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 from faust.types import TP
@@ -31,6 +31,7 @@ from schemas.validation import InvalidEvent, parse_event
 from streams.catch_up import PartitionCatchUp
 from streams.emission import Emission, EventSource
 from streams.engine import SloEngine
+from streams.engine_stats import EngineStats
 from streams.group_offsets import GroupOffsets
 from streams.settings import Settings
 
@@ -39,6 +40,21 @@ __all__ = ["register_tracker", "TABLE_NAME", "committed_offset"]
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "tickets"
+
+
+class CountsBefore(NamedTuple):
+    """The engine counters that tell what one event did, read before it is applied."""
+
+    duplicates: int
+    clocks_started: int
+    not_eligible: int
+    ignored_closed: int
+    ignored_extra_open: int
+
+    @classmethod
+    def of(cls, stats: EngineStats) -> CountsBefore:
+        return cls(stats.duplicates, stats.clocks_started, stats.not_eligible, stats.ignored_closed,
+                   stats.ignored_extra_open)
 
 
 def register_tracker(app: faust.App, settings: Settings, policy: Policy, progress: ProgressLog,
@@ -116,23 +132,23 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         metrics.invalid.labels(invalid.reason).inc()
         progress.add(f"invalid ({invalid.reason})")
 
-    def count_applied(engine: SloEngine, event: TicketEvent, before: tuple[int, ...]) -> None:
+    def count_applied(engine: SloEngine, event: TicketEvent, before: CountsBefore) -> None:
         """Metrics of one applied event, from the engine's counters before and after."""
         stats = engine.stats
-        if stats.duplicates != before[0]:
+        if stats.duplicates != before.duplicates:
             metrics.duplicates.inc()
             progress.add("duplicates")
             return
         metrics.events.labels(event.type).inc()
-        if stats.ignored_closed != before[3]:
+        if stats.ignored_closed != before.ignored_closed:
             metrics.ignored.labels("ticket_closed").inc()
-        elif stats.ignored_extra_open != before[4]:
+        elif stats.ignored_extra_open != before.ignored_extra_open:
             metrics.ignored.labels("already_opened").inc()
         metrics.event_lag.observe(max(0.0, time.time() - event.occurred_at.timestamp()))
         if isinstance(event, TicketOpened):
-            if stats.clocks_started != before[1]:
+            if stats.clocks_started != before.clocks_started:
                 metrics.clocks_started.labels(FIRST_RESPONSE, event.priority).inc()
-            if stats.not_eligible != before[2]:
+            if stats.not_eligible != before.not_eligible:
                 metrics.not_eligible.inc()
         progress.add("events")
 
@@ -157,9 +173,7 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
             if now is None:  # a backlog event without a timestamp: nothing better than wall time
                 now = time.time() - settings.breach_grace
             origin = EventSource(topic=message.topic, partition=partition, offset=message.offset)
-            stats = engine.stats
-            before = (stats.duplicates, stats.clocks_started, stats.not_eligible, stats.ignored_closed,
-                      stats.ignored_extra_open)
+            before = CountsBefore.of(engine.stats)
             emissions = engine.apply(ticket_event, now, origin)
             count_applied(engine, ticket_event, before)
             await commit_and_publish(partition, EVENTS, message.offset, emissions + engine.advance(now))

@@ -94,8 +94,11 @@ def test_bench_phase_selection() -> None:
 def test_the_policy_comes_from_ticket_slo_policy_and_the_option_wins(tmp_path: Path) -> None:
     seconds = tmp_path / "seconds.yaml"
     seconds.write_text("plans:\n  default:\n    objectives:\n      first_response: {P1: 30s, P2: 1m, P3: 2m, P4: 4m}\n")
-    targets = lambda result: {json.loads(line)["target_seconds"] for line in result.stdout.splitlines()  # noqa: E731
-                              if json.loads(line)["type"] == "slo.completed"}
+
+    def targets(result: subprocess.CompletedProcess[str]) -> set[float]:
+        outcomes = [json.loads(line) for line in result.stdout.splitlines()]
+        return {outcome["target_seconds"] for outcome in outcomes if outcome["type"] == "slo.completed"}
+
     shipped = _cli("replay", str(EXAMPLE))
     from_env = _cli("replay", str(EXAMPLE), env={"TICKET_SLO_POLICY": str(seconds)})
     option = _cli("replay", str(EXAMPLE), "--policy", str(Path(__file__).resolve().parents[2] / "schemas" /

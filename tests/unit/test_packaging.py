@@ -10,13 +10,23 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("schemas", "streams", "agents")
+
+
+def shipped_packages() -> tuple[str, ...]:
+    """The top-level packages pyproject.toml ships: its find patterns without the "*"."""
+    with (REPO / "pyproject.toml").open("rb") as handle:
+        patterns = tomllib.load(handle)["tool"]["setuptools"]["packages"]["find"]["include"]
+    return tuple(pattern.rstrip("*") for pattern in patterns)
+
+
+PACKAGES = shipped_packages()
 
 
 def shipped_sources() -> set[str]:
@@ -29,14 +39,13 @@ def shipped_sources() -> set[str]:
     return files
 
 
-def copy_of_the_build_context(destination: Path) -> Path:
+def copy_of_the_build_context(destination: Path) -> None:
     """What the Dockerfile copies, in a fresh directory: setuptools' build/ cache of an
     earlier build in the repository cannot fill the wheel's gaps."""
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, destination / name)
     for package in PACKAGES:
         shutil.copytree(REPO / package, destination / package, ignore=shutil.ignore_patterns("__pycache__"))
-    return destination
 
 
 @pytest.fixture(scope="module")
