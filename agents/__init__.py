@@ -1,20 +1,5 @@
-"""Faust agents: the glue between the pipeline's topics and the pure engine."""
+"""The live worker: the Faust app, its agents and timers, metrics, and the faust-streaming workarounds.
 
-from __future__ import annotations
-
-import faust
-
-from agents.metrics import SloMetrics
-from schemas.policy import Policy
-from streams.settings import Settings
-
-__all__ = ["register_agents"]
-
-
-def register_agents(app: faust.App, settings: Settings, policy: Policy, metrics: SloMetrics) -> None:
-    """Attach every agent and timer of the pipeline to ``app``."""
-    from agents.progress import ProgressLog
-    from agents.tracker import register_tracker
-
-    progress = ProgressLog(app)
-    register_tracker(app, settings, policy, progress, metrics)
+The only package of ticket-slo that imports Faust. Nothing is imported here, so that the
+command line (``ticket_slo.agents.cli``) starts without loading Faust unless it runs a worker.
+"""

@@ -20,11 +20,11 @@ from prometheus_client import (
 )
 from prometheus_client import gc_collector, platform_collector, process_collector
 
-from schemas.events import EVENT_TYPES, PRIORITIES
-from schemas.objectives import OBJECTIVES
-from schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
-from schemas.validation import REASONS
-from streams.emission import Emission
+from ticket_slo.schemas.events import EVENT_TYPES, PRIORITIES
+from ticket_slo.schemas.objectives import OBJECTIVES
+from ticket_slo.schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
+from ticket_slo.schemas.validation import REASONS
+from ticket_slo.streams.core.emission import Emission
 
 __all__ = ["SloMetrics", "METRIC_NAMES", "IGNORED_REASONS", "elapsed_buckets", "threshold_label"]
 

@@ -29,9 +29,9 @@ import logging
 from collections import defaultdict
 from typing import Any, Callable, Final, Iterable
 
-from streams.emission import Emission
-from streams.engine import SloEngine
-from streams.state_store import Record
+from ticket_slo.streams.core.emission import Emission
+from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.state_store import Record
 
 __all__ = ["TableStore", "PartitionEngines", "Redelivery", "EVENTS", "CLOCK"]
 

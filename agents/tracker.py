@@ -4,8 +4,8 @@ One agent (concurrency 1) consumes ``ticket-events`` and the internal clock topi
 which have the same partition count, so each partition's events, ticks and table
 changelog are handled by one worker, in one place, in order. Events are validated
 here (failures go to the dead-letter topic with the reason) and applied to the
-partition's engine; ticks advance its clock (see ``streams.catch_up``). Every state
-write carries the outputs it caused (see ``agents.partition_engines``), so a crash
+partition's engine; ticks advance its clock (see ``ticket_slo.streams.core.catch_up``). Every state
+write carries the outputs it caused (see ``ticket_slo.agents.partition_engines``), so a crash
 between the two cannot lose an output.
 """
 
@@ -20,20 +20,20 @@ from typing import Any, NamedTuple
 import faust
 from faust.types import TP
 
-from agents.metrics import SloMetrics
-from agents.partition_engines import CLOCK, EVENTS, PartitionEngines, TableStore
-from agents.progress import ProgressLog
-from schemas.events import TicketEvent, TicketOpened
-from schemas.objectives import FIRST_RESPONSE
-from schemas.outputs import DeadLetter
-from schemas.policy import Policy
-from schemas.validation import InvalidEvent, parse_event
-from streams.catch_up import PartitionCatchUp
-from streams.emission import Emission, EventSource
-from streams.engine import SloEngine
-from streams.engine_stats import EngineStats
-from streams.group_offsets import GroupOffsets
-from streams.settings import Settings
+from ticket_slo.agents.metrics import SloMetrics
+from ticket_slo.agents.partition_engines import CLOCK, EVENTS, PartitionEngines, TableStore
+from ticket_slo.agents.progress import ProgressLog
+from ticket_slo.schemas.events import TicketEvent, TicketOpened
+from ticket_slo.schemas.objectives import FIRST_RESPONSE
+from ticket_slo.schemas.outputs import DeadLetter
+from ticket_slo.schemas.policy import Policy
+from ticket_slo.schemas.validation import InvalidEvent, parse_event
+from ticket_slo.streams.core.catch_up import PartitionCatchUp
+from ticket_slo.streams.core.emission import Emission, EventSource
+from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.engine_stats import EngineStats
+from ticket_slo.streams.kafka.group_offsets import GroupOffsets
+from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["register_tracker", "TABLE_NAME", "committed_offset"]
 

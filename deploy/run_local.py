@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BROKER = [sys.executable, str(REPO / "deploy" / "kafka" / "broker.py")]
 BROKER_NAME = "dev"
-TICKET_SLO = [sys.executable, "-m", "streams.cli"]
+TICKET_SLO = [sys.executable, "-m", "ticket_slo.agents.cli"]
 STOP_GRACE_SECONDS = 20.0
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from schemas.events import TicketEvent
-from schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
-from schemas.policy import Policy
+from ticket_slo.schemas.events import TicketEvent
+from ticket_slo.schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
+from ticket_slo.schemas.policy import Policy
 
 __all__ = ["json_schemas"]
 

@@ -15,8 +15,8 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
-from schemas.events import Priority
-from schemas.objectives import Objective
+from ticket_slo.schemas.events import Priority
+from ticket_slo.schemas.objectives import Objective
 
 __all__ = [
     "UtcTimestamp",

@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.events import PRIORITIES, Priority
-from schemas.objectives import OBJECTIVES, Objective
+from ticket_slo.schemas.events import PRIORITIES, Priority
+from ticket_slo.schemas.objectives import OBJECTIVES, Objective
 
 __all__ = [
     "DEFAULT_PLAN",

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.events import EVENT_TYPES, TicketEvent
+from ticket_slo.schemas.events import EVENT_TYPES, TicketEvent
 
 __all__ = [
     "MAX_EVENT_BYTES",

@@ -28,13 +28,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from streams.bench.context import BenchContext
-from streams.bench.kafka_io import consume_all, first_record, progress
-from streams.bench.lifecycle import Record, encode, event_value, probe_events
-from streams.bench.plan import breach_policy
-from streams.bench.processes import BenchError
-from streams.simulator import PRIORITY_WEIGHTS
-from streams.topics import ensure_topics
+from ticket_slo.streams.bench.context import BenchContext
+from ticket_slo.streams.bench.kafka_io import consume_all, first_record, progress
+from ticket_slo.streams.bench.lifecycle import Record, encode, event_value, probe_events
+from ticket_slo.streams.bench.plan import breach_policy
+from ticket_slo.streams.bench.processes import BenchError
+from ticket_slo.streams.tools.simulator import PRIORITY_WEIGHTS
+from ticket_slo.streams.kafka.topics import ensure_topics
 
 __all__ = ["breach_timeliness"]
 
@@ -184,7 +184,7 @@ def breach_timeliness(ctx: BenchContext, sustained_events_per_s: float, fraction
     settings = phase.settings
     ensure_topics(settings)
     key = b"PROBE-breaches"
-    from streams.bench.kafka_io import produce
+    from ticket_slo.streams.bench.kafka_io import produce
 
     produce(settings, settings.topics.events, probe_events(key.decode(), time.time()), what="probe")
     worker = ctx.start_worker(phase)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from streams.settings import Settings
+from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["add_bench_command", "PHASES"]
 
@@ -49,8 +49,8 @@ def add_bench_command(commands: Any) -> None:
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.bench.processes import BenchError
-    from streams.bench.runner import BenchOptions, run_bench
+    from ticket_slo.streams.bench.processes import BenchError
+    from ticket_slo.streams.bench.runner import BenchOptions, run_bench
 
     options = BenchOptions(quick=args.quick, as_json=args.json, partitions=args.partitions, events=args.events,
                            open_tickets=args.open_tickets, breach_seconds=args.breach_seconds,

@@ -6,11 +6,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.bench.cpu import CpuLedger
-from streams.bench.kafka_io import partition_of
-from streams.bench.plan import BenchPlan
-from streams.bench.processes import READY_MARKER, BenchError, WorkerChild
-from streams.settings import Settings
+from ticket_slo.streams.bench.cpu import CpuLedger
+from ticket_slo.streams.bench.kafka_io import partition_of
+from ticket_slo.streams.bench.plan import BenchPlan
+from ticket_slo.streams.bench.processes import READY_MARKER, BenchError, WorkerChild
+from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["BenchContext", "Phase"]
 

@@ -12,9 +12,9 @@ from kafka.admin import KafkaAdminClient, OffsetSpec
 from kafka.errors import TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
-from streams.bench.lifecycle import Record
-from streams.bench.processes import BenchError
-from streams.settings import Settings
+from ticket_slo.streams.bench.lifecycle import Record
+from ticket_slo.streams.bench.processes import BenchError
+from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["produce", "LagWatcher", "Stalled", "partition_of", "create_topic", "read_changelog", "consume_all",
            "first_record", "find_keys", "last_record_times", "delete_prefixed", "progress"]

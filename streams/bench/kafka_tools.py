@@ -10,8 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.bench.cpu import CpuLedger
-from streams.bench.processes import BenchError, Child
+from ticket_slo.streams.bench.cpu import CpuLedger
+from ticket_slo.streams.bench.processes import BenchError, Child
 
 __all__ = ["PerfResult", "kafka_classpath", "producer_perf", "consumer_perf", "BROKER_SCRIPT"]
 

@@ -13,7 +13,7 @@ import json
 import random
 from typing import Iterator
 
-from streams.simulator import PRIORITY_WEIGHTS, rfc3339
+from ticket_slo.streams.tools.simulator import PRIORITY_WEIGHTS, rfc3339
 
 __all__ = ["Record", "lifecycle_batch", "open_tickets", "probe_events", "encode", "event_value",
            "mean_size"]

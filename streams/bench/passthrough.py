@@ -7,7 +7,7 @@ commit (Faust's at-least-once rhythm, with Faust's producer settings: acks=all,
 no linger, 16 KiB batches). It stops once ``expect`` records were consumed, and
 prints one JSON line: when the first record arrived and when the last was handled.
 
-    python -m streams.bench.passthrough BOOTSTRAP INPUT OUTPUT GROUP EXPECT
+    python -m ticket_slo.streams.bench.passthrough BOOTSTRAP INPUT OUTPUT GROUP EXPECT
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ async def passthrough(bootstrap: str, source: str, sink: str, group: str, expect
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.bench.passthrough")
+    parser = argparse.ArgumentParser(prog="python -m ticket_slo.streams.bench.passthrough")
     parser.add_argument("bootstrap")
     parser.add_argument("source")
     parser.add_argument("sink")

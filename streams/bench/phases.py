@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from streams.bench import kafka_tools
-from streams.bench.context import BenchContext, Phase
-from streams.bench.kafka_io import (LagWatcher, Stalled, create_topic, find_keys, first_record, last_record_times,
+from ticket_slo.streams.bench import kafka_tools
+from ticket_slo.streams.bench.context import BenchContext, Phase
+from ticket_slo.streams.bench.kafka_io import (LagWatcher, Stalled, create_topic, find_keys, first_record, last_record_times,
                                     produce, progress, read_changelog)
-from streams.bench.lifecycle import Record, open_tickets, probe_events
-from streams.bench.plan import LONG_POLICY
-from streams.bench.processes import BenchError, Child, WorkerChild
-from streams.topics import ensure_topics
+from ticket_slo.streams.bench.lifecycle import Record, open_tickets, probe_events
+from ticket_slo.streams.bench.plan import LONG_POLICY
+from ticket_slo.streams.bench.processes import BenchError, Child, WorkerChild
+from ticket_slo.streams.kafka.topics import ensure_topics
 
 __all__ = ["broker_limit", "python_limit", "pipeline", "open_state"]
 
@@ -73,7 +73,7 @@ def python_limit(ctx: BenchContext, batch: list[Record]) -> dict[str, object]:
     watcher = LagWatcher(ctx.base, group, source, ctx.partitions)
     ctx.ledger.begin("python limit (aiokafka passthrough)")
     progress("python limit: aiokafka passthrough draining")
-    child = Child([sys.executable, "-m", "streams.bench.passthrough", ctx.base.bootstrap_servers, source, sink,
+    child = Child([sys.executable, "-m", "ticket_slo.streams.bench.passthrough", ctx.base.bootstrap_servers, source, sink,
                    group, str(count)], label="passthrough", capture=True)
     ctx.ledger.track(child)
     try:

@@ -212,7 +212,7 @@ class WorkerChild(Child):
     """A real ``ticket-slo worker`` process; its log goes to ``log_path``."""
 
     def __init__(self, env: dict[str, str], log_path: Path, *, label: str = "worker") -> None:
-        super().__init__([sys.executable, "-m", "streams.cli", "worker"], label=label, env=env,
+        super().__init__([sys.executable, "-m", "ticket_slo.agents.cli", "worker"], label=label, env=env,
                          log_path=log_path)
         self._log_offset = log_path.stat().st_size if log_path.exists() else 0
         self._seen = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.bench.cpu import OTHER
+from ticket_slo.streams.bench.cpu import OTHER
 
 __all__ = ["goals", "render"]
 

@@ -16,16 +16,16 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from streams.bench import breaches, phases
-from streams.bench.context import BenchContext
-from streams.bench.cpu import CpuLedger
-from streams.bench.kafka_io import delete_prefixed, progress
-from streams.bench.kafka_tools import BROKER_SCRIPT
-from streams.bench.lifecycle import lifecycle_batch, mean_size
-from streams.bench.plan import BenchPlan, full_plan, quick_plan
-from streams.bench.processes import BenchError, ExternalProcess, MachineCpu, SelfProcess
-from streams.bench.report import goals, render
-from streams.settings import Settings
+from ticket_slo.streams.bench import breaches, phases
+from ticket_slo.streams.bench.context import BenchContext
+from ticket_slo.streams.bench.cpu import CpuLedger
+from ticket_slo.streams.bench.kafka_io import delete_prefixed, progress
+from ticket_slo.streams.bench.kafka_tools import BROKER_SCRIPT
+from ticket_slo.streams.bench.lifecycle import lifecycle_batch, mean_size
+from ticket_slo.streams.bench.plan import BenchPlan, full_plan, quick_plan
+from ticket_slo.streams.bench.processes import BenchError, ExternalProcess, MachineCpu, SelfProcess
+from ticket_slo.streams.bench.report import goals, render
+from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["run_bench", "BENCH_BROKER"]
 
@@ -109,7 +109,7 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
 
 def run_bench(options: BenchOptions, settings: Settings) -> int:
     plan = _plan(options)
-    for noisy in ("streams.topics", "aiokafka"):  # one line per created topic or subscription otherwise
+    for noisy in ("ticket_slo.streams.kafka.topics", "aiokafka"):  # one line per created topic or subscription otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     own_broker = False

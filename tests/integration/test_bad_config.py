@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def _worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", "worker", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ticket_slo.agents.cli", "worker", *args], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "TICKET_SLO_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:8]}-",
                                             **env})
 

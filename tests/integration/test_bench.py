@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("ticket-slo")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "streams.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ticket_slo.agents.cli"]
 
 
 def _positive(figures: dict[str, Any], *path: str) -> float:

@@ -108,7 +108,7 @@ def _settled(bootstrap: str, group: str, topic: str) -> bool:
 def _replay(events_file: Path, policy: Path, start: float) -> list[dict[str, Any]]:
     """What ``ticket-slo replay`` derives from the same input: breaches, retractions, outcomes."""
     replayed = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", str(events_file), "--policy", str(policy),
+        [sys.executable, "-m", "ticket_slo.agents.cli", "replay", str(events_file), "--policy", str(policy),
          "--until", datetime.fromtimestamp(start + 120, timezone.utc).isoformat(),
          "--dead-letters", str(events_file.with_suffix(".dlq.jsonl"))],
         capture_output=True, text=True, timeout=120, check=True,
@@ -165,7 +165,7 @@ def test_kill_nine_five_times_loses_nothing(kafka_bootstrap: str, tmp_path: Path
                 for r in consume(kafka_bootstrap, worker.topic(topic), expect=10**9, timeout=5)]
         dead = consume(kafka_bootstrap, worker.topic("ticket-events-dlq"), expect=10**9, timeout=4)
         inputs = consume(kafka_bootstrap, worker.topic("ticket-events"), expect=len(records), timeout=30)
-        # And no partition's commit may be stuck (streams/offset_commits.py): within a few
+        # And no partition's commit may be stuck (agents/faust_fixes/offset_commits.py): within a few
         # commit intervals the group's offsets reach the end of the input.
         settle_by = time.monotonic() + 30
         while not (settled := _settled(kafka_bootstrap, f"{prefix}ticket-slo", worker.topic("ticket-events"))):

@@ -23,10 +23,10 @@ from typing import Any, Callable, Iterator
 import pytest
 from kafka import KafkaProducer
 
-from schemas.policy import load_policy
-from schemas.validation import InvalidEvent, parse_event
-from streams.engine import SloEngine
-from streams.state_store import DictStateStore
+from ticket_slo.schemas.policy import load_policy
+from ticket_slo.schemas.validation import InvalidEvent, parse_event
+from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.state_store import DictStateStore
 from tests.integration.kafka_io import consume
 from tests.integration.worker_process import WorkerProcess
 

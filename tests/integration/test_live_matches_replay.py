@@ -123,7 +123,7 @@ def test_live_worker_agrees_with_replay_and_the_rules(kafka_bootstrap: str, work
     live = [json.loads(r.value) for r in breach_topic + outcome_topic]
 
     replayed = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", str(events_file),
+        [sys.executable, "-m", "ticket_slo.agents.cli", "replay", str(events_file),
          "--policy", str(tmp_path / "policy.yaml"), "--until", _rfc3339(start + 60),
          "--dead-letters", str(tmp_path / "replay-dlq.jsonl")],
         capture_output=True, text=True, timeout=60, check=True,

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents.metrics import METRIC_NAMES
+from ticket_slo.agents.metrics import METRIC_NAMES
 from tests.integration.kafka_io import consume, produce
 from tests.integration.worker_process import WorkerProcess, running_worker
 

@@ -20,7 +20,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "events.
 def test_publish_sends_every_line_keyed_by_ticket(kafka_bootstrap: str) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}-"
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "publish", str(EXAMPLE)],
+        [sys.executable, "-m", "ticket_slo.agents.cli", "publish", str(EXAMPLE)],
         env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TICKET_SLO_TOPIC_PREFIX": prefix,
              "TICKET_SLO_PARTITIONS": "3"},
         capture_output=True, text=True, timeout=120,

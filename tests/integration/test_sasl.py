@@ -21,8 +21,8 @@ from typing import Iterator
 
 import pytest
 
-from streams.kafka_clients import make_consumer
-from streams.settings import Settings
+from ticket_slo.streams.kafka.clients import make_consumer
+from ticket_slo.streams.kafka.settings import Settings
 from tests.conftest import BROKER_SCRIPT
 from tests.integration.worker_process import WorkerProcess
 
@@ -58,7 +58,7 @@ def sasl_env(bootstrap: str, mechanism: str, prefix: str, **extra: str) -> dict[
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env={**os.environ, **env},
+    return subprocess.run([sys.executable, "-m", "ticket_slo.agents.cli", *args], env={**os.environ, **env},
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from kafka import KafkaProducer
 
-from streams.settings import Settings
+from ticket_slo.streams.kafka.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def test_tail_prints_each_record_as_it_arrives_and_stops_cleanly_on_ctrl_c(kafka
     prefix = f"t{uuid.uuid4().hex[:8]}-"
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TICKET_SLO_TOPIC_PREFIX": prefix,
            "TICKET_SLO_PARTITIONS": "2"}
-    subprocess.run([sys.executable, "-m", "streams.cli", "topics"], env=env, check=True, capture_output=True,
+    subprocess.run([sys.executable, "-m", "ticket_slo.agents.cli", "topics"], env=env, check=True, capture_output=True,
                    timeout=60)
     topic = Settings.from_env(env).topics.breaches
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
@@ -32,7 +32,7 @@ def test_tail_prints_each_record_as_it_arrives_and_stops_cleanly_on_ctrl_c(kafka
 
     # A shell without job control starts background jobs with SIGINT ignored, and Python then
     # installs no Ctrl-C handler; a terminal user's tail gets the default, so give it that.
-    tail = subprocess.Popen([sys.executable, "-m", "streams.cli", "tail", "breaches", "--from-beginning"],
+    tail = subprocess.Popen([sys.executable, "-m", "ticket_slo.agents.cli", "tail", "breaches", "--from-beginning"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from streams.settings import Settings
-from streams.topics import TopicMismatch, ensure_topics, pipeline_topics
+from ticket_slo.streams.kafka.settings import Settings
+from ticket_slo.streams.kafka.topics import TopicMismatch, ensure_topics, pipeline_topics
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def test_unreachable_broker_is_one_line_and_nonzero() -> None:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "topics"],
+        [sys.executable, "-m", "ticket_slo.agents.cli", "topics"],
         env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port}"},
         capture_output=True, text=True, timeout=120,
     )

@@ -54,7 +54,7 @@ class WorkerProcess:
     def start(self, timeout: float = 120.0) -> "WorkerProcess":
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "ticket_slo.agents.cli", "worker"],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.wait_for_log(READY_MARKER, timeout)

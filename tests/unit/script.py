@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schemas.events import (
+from ticket_slo.schemas.events import (
     TicketAcknowledged,
     TicketAssigned,
     TicketClosed,
@@ -26,10 +26,10 @@ from schemas.events import (
     TicketResolved,
     TicketStatusChanged,
 )
-from schemas.policy import Policy, load_policy
-from streams.emission import Emission, EventSource
-from streams.engine import SloEngine
-from streams.state_store import DictStateStore
+from ticket_slo.schemas.policy import Policy, load_policy
+from ticket_slo.streams.core.emission import Emission, EventSource
+from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.state_store import DictStateStore
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 T0_EPOCH = 1714521600.0  # T0 as epoch seconds, by hand

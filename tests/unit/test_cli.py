@@ -12,7 +12,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "events.
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "ticket_slo.agents.cli", *args], capture_output=True, text=True, timeout=60,
                           env=None if env is None else {**os.environ, **env})
 
 
@@ -68,7 +68,7 @@ def test_schema_out_writes_one_file_per_schema(tmp_path: Path) -> None:
 
 
 def test_bad_setting_is_one_line() -> None:
-    result = subprocess.run([sys.executable, "-m", "streams.cli", "topics"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "ticket_slo.agents.cli", "topics"], capture_output=True, text=True,
                             env={"TICKET_SLO_PARTITIONS": "zero", "PATH": "/usr/bin"}, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == "ticket-slo: bad setting: TICKET_SLO_PARTITIONS='zero' is not a whole number"
@@ -83,7 +83,7 @@ def test_bench_refuses_an_unknown_phase_before_starting_anything() -> None:
 
 
 def test_bench_phase_selection() -> None:
-    from streams.bench.runner import BenchOptions
+    from ticket_slo.streams.bench.runner import BenchOptions
 
     chosen = BenchOptions(only=frozenset({"python_limit", "pipeline"}))
     assert [p for p in ("broker_limit", "python_limit", "pipeline", "open_large") if chosen.runs(p)] == [
@@ -119,7 +119,7 @@ def test_replay_dead_letters_go_to_the_named_file_not_stderr(tmp_path: Path) -> 
 
 def test_the_engine_imports_no_kafka_or_faust() -> None:
     """The pure engine runs the same in replay and in the worker: no broker client in it."""
-    probe = ("import sys, streams.engine, streams.replay; "
+    probe = ("import sys, ticket_slo.streams.core.engine, ticket_slo.streams.tools.replay; "
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'faust', 'kafka', 'aiokafka', 'mode'}))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from streams.settings import ENVIRONMENT
+from ticket_slo.streams.kafka.settings import ENVIRONMENT
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -27,7 +27,7 @@ PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
 
 PIPELINE_SERVICES = {"kafka", "topics", "worker", "simulator"}
 MONITORING_SERVICES = {"prometheus", "alertmanager", "grafana"}
-#: Services running the ticket-slo image, whose settings are streams.settings.ENVIRONMENT.
+#: Services running the ticket-slo image, whose settings are ticket_slo.streams.kafka.settings.ENVIRONMENT.
 TICKET_SLO_SERVICES = ("topics", "worker", "simulator")
 
 
@@ -176,7 +176,7 @@ def test_ticket_slo_containers_get_only_settings_the_worker_knows() -> None:
     for name in TICKET_SLO_SERVICES:
         for variable in environment(service(name)):
             if variable.startswith(("TICKET_SLO_", "KAFKA_BOOTSTRAP")):
-                assert variable in ENVIRONMENT, f"{name}: {variable} is not a setting (streams/settings.py)"
+                assert variable in ENVIRONMENT, f"{name}: {variable} is not a setting (streams/kafka/settings.py)"
                 checked += 1
     for instruction, arguments in dockerfile_instructions(dockerfile_path()):
         if instruction == "ENV":
@@ -245,7 +245,7 @@ def test_the_dockerfile_copies_every_package_and_runs_ticket_slo() -> None:
                 copied.add(source.rstrip("/"))
     with (REPO / "pyproject.toml").open("rb") as handle:
         pyproject = tomllib.load(handle)
-    packages = {pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    packages = set(pyproject["tool"]["setuptools"]["package-dir"].values())
     needed = packages | {"pyproject.toml", pyproject["project"]["readme"]}
     assert needed <= copied, f"the image build misses {needed - copied}"
 

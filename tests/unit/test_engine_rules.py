@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import uuid
 
-from schemas.outputs import SloBreached, SloBreachRetracted, SloCompleted
-from schemas.outputs import breach_id as breach_id_of
+from ticket_slo.schemas.outputs import SloBreached, SloBreachRetracted, SloCompleted
+from ticket_slo.schemas.outputs import breach_id as breach_id_of
 from tests.unit.script import (
     Run,
     acknowledged,
@@ -329,7 +329,7 @@ def test_rule7_buffered_stop_after_the_deadline_breaches_then_completes() -> Non
 
 
 def test_rule7_never_opened_ticket_dead_letters_each_buffered_event_as_orphan() -> None:
-    from streams.emission import EventSource
+    from ticket_slo.streams.core.emission import EventSource
 
     run = Run(orphan_timeout=3600.0)
     run.apply(assigned("t9", at=0), now=0, source=EventSource(topic="ticket-events", partition=3, offset=41))
@@ -353,7 +353,7 @@ def test_rule7_never_opened_ticket_dead_letters_each_buffered_event_as_orphan() 
 
 
 def test_rule7_orphan_dead_letter_names_the_replay_source() -> None:
-    from streams.emission import EventSource
+    from ticket_slo.streams.core.emission import EventSource
 
     run = Run(orphan_timeout=60.0)
     run.apply(closed("t9", at=0), now=0, source=EventSource(location="events.jsonl:7"))
@@ -453,7 +453,7 @@ def test_closed_marker_expiry_is_strictly_after_the_retention() -> None:
 
 
 def test_plan_without_first_response_is_not_eligible_but_keeps_its_events_from_being_orphans(tmp_path) -> None:
-    from schemas.policy import load_policy
+    from ticket_slo.schemas.policy import load_policy
 
     path = tmp_path / "policy.yaml"
     path.write_text(
@@ -499,7 +499,7 @@ def test_open_clock_counts_follow_opening_priority_change_and_stop() -> None:
 
 
 def test_restarted_engine_rebuilds_timers_and_counts_from_the_store() -> None:
-    from streams.engine import SloEngine
+    from ticket_slo.streams.core.engine import SloEngine
 
     run = Run()
     run.apply(opened("t1", at=0, priority="P1"))
@@ -515,9 +515,9 @@ def test_restarted_engine_rebuilds_timers_and_counts_from_the_store() -> None:
 
 
 def test_buffer_is_bounded_and_overflow_is_dead_lettered_at_once() -> None:
-    from schemas.policy import load_policy
-    from streams.engine import SloEngine
-    from streams.state_store import DictStateStore
+    from ticket_slo.schemas.policy import load_policy
+    from ticket_slo.streams.core.engine import SloEngine
+    from ticket_slo.streams.core.state_store import DictStateStore
 
     engine = SloEngine(load_policy(), DictStateStore(), buffer_limit=2)
     assert engine.apply(assigned("t1", at=0), clock(0)) == []
@@ -531,9 +531,9 @@ def test_buffer_is_bounded_and_overflow_is_dead_lettered_at_once() -> None:
 def test_engine_rejects_nonsense_settings() -> None:
     import pytest
 
-    from schemas.policy import load_policy
-    from streams.engine import SloEngine
-    from streams.state_store import DictStateStore
+    from ticket_slo.schemas.policy import load_policy
+    from ticket_slo.streams.core.engine import SloEngine
+    from ticket_slo.streams.core.state_store import DictStateStore
 
     with pytest.raises(ValueError, match="orphan_timeout must be a positive number of seconds, got 0"):
         SloEngine(load_policy(), DictStateStore(), orphan_timeout=0)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
-from agents.metrics import SloMetrics
-from schemas.policy import load_policy
-from streams.app import create_app
-from streams.flow_control import ResumeOnceFlowControl
-from streams.settings import Settings
+from ticket_slo.agents.metrics import SloMetrics
+from ticket_slo.schemas.policy import load_policy
+from ticket_slo.agents.app import create_app
+from ticket_slo.agents.faust_fixes.flow_control import ResumeOnceFlowControl
+from ticket_slo.streams.kafka.settings import Settings
 
 
 def _queue(flow: FlowControlEvent) -> FlowControlQueue[str]:

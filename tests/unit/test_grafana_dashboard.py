@@ -139,7 +139,7 @@ def test_unknown_variables_are_refused() -> None:
 def test_queries_select_only_exported_or_recorded_metrics() -> None:
     unknown = {where: sorted(bad) for where, expr in queries()
                if (bad := unknown_metric_names(promql_metric_names(substitute(expr))))}
-    assert unknown == {}, "not in agents.metrics.METRIC_NAMES nor recorded by deploy/prometheus/rules"
+    assert unknown == {}, "not in ticket_slo.agents.metrics.METRIC_NAMES nor recorded by deploy/prometheus/rules"
 
 
 def test_template_variables_query_known_metrics() -> None:

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from schemas.events import EARLIEST_TIMESTAMP, EVENT_TYPES, LATEST_TIMESTAMP
-from schemas.policy import load_policy
-from schemas.validation import MAX_EVENT_BYTES, REASONS, InvalidEvent, parse_event
-from streams.engine import SloEngine
-from streams.state_store import DictStateStore
+from ticket_slo.schemas.events import EARLIEST_TIMESTAMP, EVENT_TYPES, LATEST_TIMESTAMP
+from ticket_slo.schemas.policy import load_policy
+from ticket_slo.schemas.validation import MAX_EVENT_BYTES, REASONS, InvalidEvent, parse_event
+from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.state_store import DictStateStore
 
 POLICY = load_policy()
 # What a record can be refused for at the gate (orphan is decided later, by the engine).

@@ -1,6 +1,6 @@
 """TLS and SASL settings reach both client libraries, and the password shows up nowhere.
 
-The settings are translated by ``streams.kafka_security`` for kafka-python (the tools)
+The settings are translated by ``ticket_slo.streams.kafka.security`` for kafka-python (the tools)
 and Faust (the worker); these tests build real client objects and Faust apps from
 the same environment and look at what each one got.
 """
@@ -20,8 +20,9 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.types.auth import AuthProtocol, SASLMechanism
 from kafka import KafkaProducer
 
-from streams.kafka_security import faust_credentials, kafka_python_security, ssl_context
-from streams.settings import ENVIRONMENT, Secret, Settings, SettingsError
+from ticket_slo.agents.credentials import faust_credentials
+from ticket_slo.streams.kafka.security import kafka_python_security, ssl_context
+from ticket_slo.streams.kafka.settings import ENVIRONMENT, Secret, Settings, SettingsError
 
 PASSWORD = "s3cret-Pa55word"
 SASL = {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "svc-slo",
@@ -215,7 +216,7 @@ def assert_verifying(context: ssl.SSLContext, *, check_hostname: bool) -> None:
 
 def test_kafka_python_clients_get_the_security_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """make_producer, make_consumer and admin_client pass the translated settings through."""
-    from streams import kafka_clients, topics
+    from ticket_slo.streams.kafka import clients as kafka_clients, topics
 
     seen: dict[str, dict[str, Any]] = {}
 
@@ -255,9 +256,9 @@ def test_the_faust_app_and_its_aiokafka_clients_get_the_credentials(protocol: st
     """create_app hands the credentials to Faust, and Faust's aiokafka settings follow them."""
     from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-    from agents.metrics import SloMetrics
-    from schemas.policy import load_policy
-    from streams.app import create_app
+    from ticket_slo.agents.metrics import SloMetrics
+    from ticket_slo.schemas.policy import load_policy
+    from ticket_slo.agents.app import create_app
 
     env = {"KAFKA_SECURITY_PROTOCOL": protocol, "TICKET_SLO_DATA_DIR": str(tmp_path)}
     if protocol.startswith("SASL"):
@@ -293,7 +294,7 @@ def _kafka_log(watcher: logging.Handler, level: int, message: str) -> None:
 
 
 def test_a_refused_login_is_remembered_with_the_brokers_words() -> None:
-    from streams.kafka_security import LoginRefusals
+    from ticket_slo.streams.kafka.security import LoginRefusals
 
     watcher = LoginRefusals()
     _kafka_log(watcher, logging.WARNING, "Bootstrap connection to bootstrap-0 failed: KafkaConnectionError: "

@@ -7,8 +7,8 @@ import threading
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents.metrics import SloMetrics, elapsed_buckets
-from schemas.policy import load_policy
+from ticket_slo.agents.metrics import SloMetrics, elapsed_buckets
+from ticket_slo.schemas.policy import load_policy
 
 
 def samples(metrics: SloMetrics) -> list[tuple[str, dict[str, str], float]]:

@@ -9,11 +9,11 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from agents.metrics import SloMetrics
-from schemas.policy import load_policy
-from streams.app import create_app
-from streams.offset_commits import DeduplicatingConsumer
-from streams.settings import Settings
+from ticket_slo.agents.metrics import SloMetrics
+from ticket_slo.schemas.policy import load_policy
+from ticket_slo.agents.app import create_app
+from ticket_slo.agents.faust_fixes.offset_commits import DeduplicatingConsumer
+from ticket_slo.streams.kafka.settings import Settings
 
 TP0 = TP("ticket-events", 0)
 

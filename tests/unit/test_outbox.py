@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.partition_engines import CLOCK, EVENTS, PartitionEngines, TableStore
-from schemas.policy import load_policy
-from streams.emission import Emission
-from streams.engine import SloEngine
+from ticket_slo.agents.partition_engines import CLOCK, EVENTS, PartitionEngines, TableStore
+from ticket_slo.schemas.policy import load_policy
+from ticket_slo.streams.core.emission import Emission
+from ticket_slo.streams.core.engine import SloEngine
 from tests.unit.script import T0_EPOCH, acknowledged, opened
 
 

@@ -6,8 +6,8 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from schemas.export import json_schemas
-from schemas.outputs import DeadLetter, SloBreached, breach_id
+from ticket_slo.schemas.export import json_schemas
+from ticket_slo.schemas.outputs import DeadLetter, SloBreached, breach_id
 
 PARIS = timezone(timedelta(hours=2))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic_core import PydanticCustomError
 
-from schemas.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy, parse_duration
+from ticket_slo.schemas.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy, parse_duration
 
 TARGETS = "{P1: 30m, P2: 60m, P3: 4h, P4: 8h}"
 

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from agents.metrics import METRIC_NAMES
+from ticket_slo.agents.metrics import METRIC_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
@@ -249,7 +249,7 @@ def test_rules_use_only_metrics_the_worker_exports_or_rules_record() -> None:
         unknown = unknown_metric_names(promql_metric_names(rule["expr"]))
         if unknown:
             problems[f"{path.name}: {rule.get('record') or rule.get('alert')}"] = sorted(unknown)
-    assert problems == {}, "names not in agents.metrics.METRIC_NAMES nor recorded by a rule"
+    assert problems == {}, "names not in ticket_slo.agents.metrics.METRIC_NAMES nor recorded by a rule"
 
 
 def test_unknown_metric_names_are_reported() -> None:

@@ -6,8 +6,8 @@ import io
 import json
 from pathlib import Path
 
-from schemas.policy import load_policy
-from streams.replay import ReplaySummary, replay
+from ticket_slo.schemas.policy import load_policy
+from ticket_slo.streams.tools.replay import ReplaySummary, replay
 
 LINES = [
     '{"type":"ticket.opened","event_id":"o1","ticket_id":"t1","occurred_at":"2024-05-01T00:00:00Z","priority":"P1","customer_id":"c1"}',

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.settings import ENVIRONMENT, Settings, SettingsError
+from ticket_slo.streams.kafka.settings import ENVIRONMENT, Settings, SettingsError
 
 
 def test_defaults_without_environment() -> None:
@@ -43,7 +43,7 @@ def test_environment_overrides_every_setting() -> None:
 
 
 def test_every_documented_variable_is_read() -> None:
-    source = Path(__file__).resolve().parents[2].joinpath("streams", "settings.py").read_text()
+    source = Path(__file__).resolve().parents[2].joinpath("streams", "kafka", "settings.py").read_text()
     for name in ENVIRONMENT:
         assert f'"{name}"' in source.split("def from_env", 1)[1], name
 

@@ -6,8 +6,8 @@ import json
 from collections import defaultdict
 from datetime import datetime
 
-from schemas.validation import parse_event
-from streams.simulator import SimulatorConfig, TicketSimulator
+from ticket_slo.schemas.validation import parse_event
+from ticket_slo.streams.tools.simulator import SimulatorConfig, TicketSimulator
 
 START = 1_790_000_000.0
 

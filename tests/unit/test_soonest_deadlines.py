@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.engine import SloEngine
+from ticket_slo.streams.core.engine import SloEngine
 from tests.unit.script import Run, acknowledged, clock, opened, priority_changed
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from streams.state_store import DictStateStore, Record, StateStore
-from streams.ticket_state import CLOSED, RUNNING, SEEN_LIMIT, TicketState
-from streams.timer_index import TimerIndex
+from ticket_slo.streams.core.state_store import DictStateStore, Record, StateStore
+from ticket_slo.streams.core.ticket_state import CLOSED, RUNNING, SEEN_LIMIT, TicketState
+from ticket_slo.streams.core.timer_index import TimerIndex
 from tests.unit.script import Run, acknowledged, clock, opened, priority_changed
 
 

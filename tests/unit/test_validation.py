@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from schemas.events import TicketOpened
-from schemas.validation import MAX_EVENT_BYTES, REASONS, InvalidEvent, parse_event
+from ticket_slo.schemas.events import TicketOpened
+from ticket_slo.schemas.validation import MAX_EVENT_BYTES, REASONS, InvalidEvent, parse_event
 
 BASE = {"event_id": "e1", "ticket_id": "t1", "occurred_at": "2024-05-01T09:30:00+02:00"}
 VALID = {

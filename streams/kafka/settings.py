@@ -133,7 +133,7 @@ class Settings:
     metrics_addr: str = "127.0.0.1"
     metrics_port: int = 9464
     # Connection security: one description, translated for Faust and kafka-python by
-    # streams.kafka_security, so that the worker and the tools cannot disagree.
+    # ticket_slo.streams.kafka.security, so that the worker and the tools cannot disagree.
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str | None = None

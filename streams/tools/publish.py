@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from streams.kafka_clients import make_producer
-from streams.settings import Settings
+from ticket_slo.streams.kafka.clients import make_producer
+from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["publish_file", "ticket_key"]
 

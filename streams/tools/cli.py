@@ -1,4 +1,8 @@
-"""The ``ticket-slo`` command line: the worker and the tools around it."""
+"""The ``ticket-slo`` command line: the tools around the worker.
+
+The program's entry point is ``ticket_slo.agents.cli``, which adds the ``worker``
+command (the only one that needs Faust) to the commands defined here.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,23 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
-from schemas.policy import PolicyError
-from streams.settings import Settings, SettingsError
-from streams.topics import TopicsError
+from ticket_slo.schemas.policy import PolicyError
+from ticket_slo.streams.kafka.settings import Settings, SettingsError
+from ticket_slo.streams.kafka.topics import TopicsError
 
 if TYPE_CHECKING:
-    from schemas.policy import Policy
+    from ticket_slo.schemas.policy import Policy
 
-__all__ = ["main"]
+__all__ = ["main", "load_policy_of", "AddCommand"]
+
+#: Adds one subcommand to the parser's subparsers (the worker's is added by the agents).
+AddCommand = Callable[[Any], None]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, extra_commands: Sequence[AddCommand] = ()) -> int:
+    parser = _parser(extra_commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python narrates every connection at INFO; the user needs its warnings only.
@@ -43,16 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ticket-slo",
         description="Watch support tickets against their first-response objectives, on Kafka.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    worker = commands.add_parser("worker", help="run the stream processor (Faust worker)")
-    worker.add_argument("--policy", type=Path, help="SLO policy file (default: $TICKET_SLO_POLICY or the shipped one)")
-    worker.set_defaults(handler=_worker)
+    for add_command in extra_commands:
+        add_command(commands)
 
     replay = commands.add_parser(
         "replay", help="run the engine over a JSON-lines file of events, no Kafka; outputs on stdout")
@@ -88,14 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
     tail.set_defaults(handler=_tail)
 
-    from streams.bench.command import add_bench_command  # the benchmark itself loads only when run
+    from ticket_slo.streams.bench.command import add_bench_command  # the benchmark itself loads only when run
 
     add_bench_command(commands)
     return parser
 
 
-def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
-    from schemas.policy import DEFAULT_POLICY_PATH, load_policy
+def load_policy_of(args: argparse.Namespace, settings: Settings) -> Policy:
+    from ticket_slo.schemas.policy import DEFAULT_POLICY_PATH, load_policy
 
     return load_policy(args.policy or settings.policy_path or DEFAULT_POLICY_PATH)
 
@@ -111,23 +117,10 @@ def _timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.topics import ensure_topics
-    from streams.worker import MetricsPortError, run_worker
-
-    policy = _policy(args, settings)
-    ensure_topics(settings)
-    try:
-        return run_worker(settings, policy)
-    except MetricsPortError as exc:
-        print(f"ticket-slo: {exc}", file=sys.stderr)
-        return 2
-
-
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.replay import replay
+    from ticket_slo.streams.tools.replay import replay
 
-    policy = _policy(args, settings)
+    policy = load_policy_of(args, settings)
     dead_letters: TextIO = args.dead_letters.open("w", encoding="utf-8") if args.dead_letters else sys.stderr
     source = sys.stdin if args.events == "-" else open(args.events, encoding="utf-8", errors="surrogateescape")
     try:
@@ -147,8 +140,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.publish import publish_file
-    from streams.topics import ensure_topics
+    from ticket_slo.streams.tools.publish import publish_file
+    from ticket_slo.streams.kafka.topics import ensure_topics
 
     # Created here with the pipeline's partition count, never auto-created with the broker's.
     ensure_topics(settings)
@@ -156,7 +149,7 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> int:
-    from schemas.export import json_schemas
+    from ticket_slo.schemas.export import json_schemas
 
     schemas = json_schemas()
     if args.out is None:
@@ -170,7 +163,7 @@ def _schema(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _topics(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.topics import ensure_topics, pipeline_topics
+    from ticket_slo.streams.kafka.topics import ensure_topics, pipeline_topics
 
     created = ensure_topics(settings)
     for spec in pipeline_topics(settings):
@@ -180,7 +173,7 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tail(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.kafka_clients import make_consumer
+    from ticket_slo.streams.kafka.clients import make_consumer
 
     topics = settings.topics.by_short_name()
     if args.topic not in topics:
@@ -201,10 +194,10 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.kafka_clients import make_producer
-    from streams.simulator import SimulatorConfig, TicketSimulator
+    from ticket_slo.streams.kafka.clients import make_producer
+    from ticket_slo.streams.tools.simulator import SimulatorConfig, TicketSimulator
 
-    from streams.topics import ensure_topics
+    from ticket_slo.streams.kafka.topics import ensure_topics
 
     ensure_topics(settings)
     config = SimulatorConfig(tickets_per_second=args.rate, response_scale=args.response_scale, seed=args.seed)

@@ -34,12 +34,12 @@ from typing import cast
 
 from pydantic import BaseModel
 
-from schemas.events import Priority, TicketOpened
-from schemas.objectives import FIRST_RESPONSE
-from schemas.policy import Policy
-from streams import slo_outputs
-from streams.ticket_state import RUNNING, TicketState
-from streams.timebase import MICROS_PER_SECOND, datetime_to_micros
+from ticket_slo.schemas.events import Priority, TicketOpened
+from ticket_slo.schemas.objectives import FIRST_RESPONSE
+from ticket_slo.schemas.policy import Policy
+from ticket_slo.streams.core import slo_outputs
+from ticket_slo.streams.core.ticket_state import RUNNING, TicketState
+from ticket_slo.streams.core.timebase import MICROS_PER_SECOND, datetime_to_micros
 
 __all__ = ["target_micros", "start", "change_priority", "fire_due", "stop", "next_due"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import faust
 
-from agents.metrics import SloMetrics
-from schemas.policy import Policy
-from streams.app import create_app
-from streams.settings import Settings
+from ticket_slo.agents.metrics import SloMetrics
+from ticket_slo.schemas.policy import Policy
+from ticket_slo.agents.app import create_app
+from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["run_worker"]
 

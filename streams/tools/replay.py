@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Iterable, TextIO
 
-from schemas.outputs import DeadLetter
-from schemas.policy import Policy
-from schemas.validation import InvalidEvent, parse_event
-from streams.emission import Emission, EventSource
-from streams.engine import SloEngine
-from streams.state_store import DictStateStore, StateStore
-from streams.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds
+from ticket_slo.schemas.outputs import DeadLetter
+from ticket_slo.schemas.policy import Policy
+from ticket_slo.schemas.validation import InvalidEvent, parse_event
+from ticket_slo.streams.core.emission import Emission, EventSource
+from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.state_store import DictStateStore, StateStore
+from ticket_slo.streams.core.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds
 
 __all__ = ["ReplaySummary", "replay"]
 

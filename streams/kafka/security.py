@@ -2,8 +2,9 @@
 
 The worker reaches Kafka through Faust (aiokafka), the command-line tools through
 kafka-python; each spells TLS and SASL its own way. ``Settings`` describes the
-connection once (``KAFKA_SECURITY_PROTOCOL`` and friends, validated there) and the
-two functions here translate it, so the worker and the tools cannot disagree.
+connection once (``KAFKA_SECURITY_PROTOCOL`` and friends, validated there); this module
+translates it for kafka-python and ``ticket_slo.agents.credentials`` for Faust, from the
+same TLS context and masked password, so the worker and the tools cannot disagree.
 
 Both libraries get the same ``ssl.SSLContext``, built by ``ssl_context``: one TLS
 policy (TLS 1.2 or newer, certificate and host name checked unless turned off), and
@@ -19,15 +20,12 @@ import re
 import ssl
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
-from streams.log_redaction import redact_from_logs
-from streams.settings import Settings, SettingsError
+from ticket_slo.streams.kafka.log_redaction import redact_from_logs
+from ticket_slo.streams.kafka.settings import Settings, SettingsError
 
-if TYPE_CHECKING:
-    from faust.types.auth import CredentialsT
-
-__all__ = ["kafka_python_security", "faust_credentials", "ssl_context", "LoginRefusals", "login_refused_message"]
+__all__ = ["kafka_python_security", "password_for_client", "ssl_context", "LoginRefusals", "login_refused_message"]
 
 
 class _Masked(str):
@@ -43,7 +41,7 @@ class _Masked(str):
         return "'********'"
 
 
-def _password_for_client(settings: Settings) -> _Masked:
+def password_for_client(settings: Settings) -> _Masked:
     """Reveal the password to a client library, and from then on keep it out of the logs."""
     assert settings.sasl_password is not None, "Settings.from_env requires a SASL password"
     password = settings.sasl_password.reveal()
@@ -87,29 +85,8 @@ def kafka_python_security(settings: Settings) -> dict[str, Any]:
     if settings.uses_sasl:
         config["sasl_mechanism"] = settings.sasl_mechanism
         config["sasl_plain_username"] = settings.sasl_username
-        config["sasl_plain_password"] = _password_for_client(settings)
+        config["sasl_plain_password"] = password_for_client(settings)
     return config
-
-
-def faust_credentials(settings: Settings) -> CredentialsT | None:
-    """Faust's ``broker_credentials``: None for PLAINTEXT, else SSL or SASL credentials.
-
-    Faust derives the protocol from the object: ``SSLCredentials`` is SSL, and
-    ``SASLCredentials`` is SASL_SSL when it carries a TLS context, SASL_PLAINTEXT when not.
-    """
-    if settings.security_protocol == "PLAINTEXT":
-        return None
-    from faust.auth import SASLCredentials, SSLCredentials
-
-    context = ssl_context(settings) if settings.uses_tls else None
-    if not settings.uses_sasl:
-        return SSLCredentials(context)
-    return SASLCredentials(
-        username=settings.sasl_username,
-        password=_password_for_client(settings),
-        ssl_context=context,
-        mechanism=settings.sasl_mechanism,
-    )
 
 
 class LoginRefusals(logging.Handler):

@@ -8,7 +8,7 @@ from the store. Work per ``apply`` is one store read and write plus at most one 
 push; ``advance`` pops only due entries: nothing ever scans all tickets (except
 ``rebuild_index``, once per restart or partition assignment).
 
-Rules beyond the first-response clock itself (see ``streams.first_response``):
+Rules beyond the first-response clock itself (see ``ticket_slo.streams.core.first_response``):
 
 * Duplicates: an ``event_id`` already among the ticket's last ``seen_limit`` (64)
   ids is ignored and counted in ``stats.duplicates``. An id older than that window
@@ -39,18 +39,18 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from schemas.events import PRIORITIES, TicketEvent, TicketOpened, TicketPriorityChanged
-from schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
-from schemas.policy import Policy
-from schemas.validation import ORPHAN, event_adapter
-from streams import first_response
-from streams.emission import Emission, EventSource, kind_of
-from streams.engine_stats import EngineStats
-from streams.state_store import StateStore
-from streams.ticket_state import CLOSED, DONE, PENDING, RUNNING, SEEN_LIMIT, TicketState
-from streams.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds, seconds_to_micros
-from streams.soonest_deadlines import DeadlineKey, SoonestDeadlines
-from streams.timer_index import TimerIndex
+from ticket_slo.schemas.events import PRIORITIES, TicketEvent, TicketOpened, TicketPriorityChanged
+from ticket_slo.schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
+from ticket_slo.schemas.policy import Policy
+from ticket_slo.schemas.validation import ORPHAN, event_adapter
+from ticket_slo.streams.core import first_response
+from ticket_slo.streams.core.emission import Emission, EventSource, kind_of
+from ticket_slo.streams.core.engine_stats import EngineStats
+from ticket_slo.streams.core.state_store import StateStore
+from ticket_slo.streams.core.ticket_state import CLOSED, DONE, PENDING, RUNNING, SEEN_LIMIT, TicketState
+from ticket_slo.streams.core.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds, seconds_to_micros
+from ticket_slo.streams.core.soonest_deadlines import DeadlineKey, SoonestDeadlines
+from ticket_slo.streams.core.timer_index import TimerIndex
 
 __all__ = ["SloEngine", "DEFAULT_BUFFER_LIMIT"]
 

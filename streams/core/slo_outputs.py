@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import cast
 
-from schemas.events import Priority
-from schemas.objectives import FIRST_RESPONSE
-from schemas.outputs import SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted, breach_id
-from streams.ticket_state import TicketState
-from streams.timebase import micros_to_datetime, micros_to_seconds
+from ticket_slo.schemas.events import Priority
+from ticket_slo.schemas.objectives import FIRST_RESPONSE
+from ticket_slo.schemas.outputs import SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted, breach_id
+from ticket_slo.streams.core.ticket_state import TicketState
+from ticket_slo.streams.core.timebase import micros_to_datetime, micros_to_seconds
 
 __all__ = ["breached", "retracted", "at_risk", "completed"]
 

@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Final
 
-from streams.state_store import Record
+from ticket_slo.streams.core.state_store import Record
 
 __all__ = [
     "PENDING",

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.kafka_security import LoginRefusals, kafka_python_security, login_refused_message
-from streams.settings import Settings
+from ticket_slo.streams.kafka.security import LoginRefusals, kafka_python_security, login_refused_message
+from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["TopicSpec", "TopicsError", "TopicMismatch", "pipeline_topics", "ensure_topics", "admin_client"]
 

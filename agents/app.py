@@ -10,13 +10,15 @@ import faust
 from mode.utils.objects import cached_property
 from mode.utils.queues import FlowControlEvent
 
-from agents.metrics import SloMetrics
-from schemas.policy import Policy
-from streams.flow_control import ResumeOnceFlowControl
-from streams.kafka_security import faust_credentials
-from streams.offset_commits import TicketSloTransport
-from streams.settings import Settings
-from streams.topics import MAX_PRODUCER_REQUEST_BYTES
+from ticket_slo.agents.metrics import SloMetrics
+from ticket_slo.agents.progress import ProgressLog
+from ticket_slo.agents.tracker import register_tracker
+from ticket_slo.schemas.policy import Policy
+from ticket_slo.agents.faust_fixes.flow_control import ResumeOnceFlowControl
+from ticket_slo.agents.credentials import faust_credentials
+from ticket_slo.agents.faust_fixes.offset_commits import TicketSloTransport
+from ticket_slo.streams.kafka.settings import Settings
+from ticket_slo.streams.kafka.topics import MAX_PRODUCER_REQUEST_BYTES
 
 __all__ = ["create_app", "TicketSloApp"]
 
@@ -26,11 +28,11 @@ class TicketSloApp(faust.App):
 
     @cached_property
     def flow_control(self) -> FlowControlEvent:
-        # See streams.flow_control: Faust's own flow control loses records after a rebalance.
+        # See ticket_slo.agents.faust_fixes.flow_control: Faust's own flow control loses records after a rebalance.
         return ResumeOnceFlowControl(loop=self.loop)
 
     def _new_transport(self) -> TicketSloTransport:
-        # See streams.offset_commits: Faust's commits can crawl one offset at a time.
+        # See ticket_slo.agents.faust_fixes.offset_commits: Faust's commits can crawl one offset at a time.
         return TicketSloTransport(self.conf.broker_consumer, self)
 
 
@@ -67,7 +69,6 @@ def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust
         producer_linger=0.01,
         datadir=str(settings.data_dir),
     )
-    from agents import register_agents
-
-    register_agents(app, settings, policy, metrics)
+    progress = ProgressLog(app)
+    register_tracker(app, settings, policy, progress, metrics)
     return app

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams.kafka_security import kafka_python_security
-from streams.settings import Settings
+from ticket_slo.streams.kafka.security import kafka_python_security
+from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["make_producer", "make_consumer"]
 

@@ -1,0 +1,1 @@
+"""Workarounds for faust-streaming faults, each documented where it is defined."""
