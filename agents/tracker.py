@@ -4,7 +4,7 @@ One agent (concurrency 1) consumes ``ticket-events`` and the internal clock topi
 which have the same partition count, so each partition's events, ticks and table
 changelog are handled by one worker, in one place, in order. Events are validated
 here (failures go to the dead-letter topic with the reason) and applied to the
-partition's engine; ticks advance its clock (see ``ticket_slo.streams.core.catch_up``). Every state
+partition's engine; ticks advance its clock (see ``ticket_slo.streams.core.clocks``). Every state
 write carries the outputs it caused (see ``ticket_slo.agents.partition_engines``), so a crash
 between the two cannot lose an output.
 """
@@ -28,7 +28,7 @@ from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.schemas.validation import InvalidEvent, parse_event
-from ticket_slo.streams.core.catch_up import PartitionCatchUp
+from ticket_slo.streams.core.clocks import PartitionCatchUp
 from ticket_slo.streams.core.emission import Emission, EventSource
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.engine_stats import EngineStats

@@ -1,7 +1,7 @@
 """The consumer group's committed offsets, asked of the broker.
 
 After a rebalance the worker needs to know where its processing of a newly assigned
-partition starts (see ``ticket_slo.streams.core.catch_up``). The consumer inside Faust learns it
+partition starts (see ``ticket_slo.streams.core.clocks``). The consumer inside Faust learns it
 asynchronously and has no public accessor, so the worker asks the group coordinator
 itself, through a kafka-python admin client kept for the worker's lifetime.
 """

@@ -1,10 +1,10 @@
 """Replay: run the engine over a file of events with event time as the clock.
 
-The clock is the largest ``occurred_at`` seen so far: each valid event is applied
-at the clock as it stood *before* the event, then the clock moves to the event's
-time and due timers fire. No wall time is read anywhere, so the same lines always
-produce byte-identical output — which is what lets the live pipeline be checked
-against a replay of the same input.
+The clock is the largest ``occurred_at`` seen so far (``ReplayClock``): each valid
+event first moves the clock to its own time, is applied at that clock, and then due
+timers fire — the rule the live worker follows with wall time. No wall time is read
+anywhere, so the same lines always produce byte-identical output — which is what lets
+the live pipeline be checked against a replay of the same input.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Iterable, TextIO
 from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.schemas.validation import InvalidEvent, parse_event
+from ticket_slo.streams.core.clocks import ReplayClock
 from ticket_slo.streams.core.emission import Emission, EventSource
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.state_store import DictStateStore, StateStore
@@ -72,7 +73,7 @@ def replay(
         closed_retention=closed_retention,
     )
     summary = ReplaySummary()
-    clock: int | None = None
+    clock = ReplayClock()
     for number, line in enumerate(lines, start=1):
         text = line.rstrip("\r\n")
         if not text.strip():
@@ -85,17 +86,14 @@ def replay(
         except InvalidEvent as invalid:
             summary.invalid += 1
             letter = DeadLetter.of(
-                invalid.reason, invalid.detail, raw, None, micros_to_datetime(clock or 0), source=location
+                invalid.reason, invalid.detail, raw, None, micros_to_datetime(clock.now or 0), source=location
             )
             dead_letters.write(letter.model_dump_json() + "\n")
             continue
         summary.valid += 1
-        occurred = datetime_to_micros(event.occurred_at)
-        if clock is None:
-            clock = occurred
-        _write(engine.apply(event, micros_to_seconds(clock), EventSource(location=location)), out, dead_letters)
-        clock = max(clock, occurred)
-        _write(engine.advance(micros_to_seconds(clock)), out, dead_letters)
+        now = micros_to_seconds(clock.observe(datetime_to_micros(event.occurred_at)))
+        _write(engine.apply(event, now, EventSource(location=location)), out, dead_letters)
+        _write(engine.advance(now), out, dead_letters)
     if until is not None:
         _write(engine.advance(until), out, dead_letters)
     stats = engine.stats

@@ -34,6 +34,10 @@ plans:
       first_response: {P1: 3s, P2: 6s, P3: 1h, P4: 1h}
   basic:
     objectives: {}
+  late:
+    warn_at: [0.9]
+    objectives:
+      first_response: {P1: 3s, P2: 6s, P3: 1h, P4: 1h}
 """
 
 # (publish at, occurred at, event) in seconds after the scenario's start; publication order.
@@ -139,3 +143,45 @@ def test_live_worker_agrees_with_replay_and_the_rules(kafka_bootstrap: str, work
     replay_dead = (tmp_path / "replay-dlq.jsonl").read_text().splitlines()
     assert [json.loads(line)["reason"] for line in replay_dead] == ["bad_json"]
     assert json.loads(replay_dead[0])["source"] == f"{events_file}:9"
+
+
+# A P2 ticket raised to P1 one second after P1's deadline, while replay's clock stood (at
+# another ticket's opening) past P1's 90 % threshold but before its deadline. Live and replay
+# both apply the change at a clock that includes its time: the breach alone, no P1 warning.
+LATE_CHANGE: list[tuple[float, dict[str, Any]]] = [
+    (0.0, {"type": "ticket.opened", "ticket_id": "J", "priority": "P2", "customer_id": "c5", "plan": "late"}),
+    (2.8, {"type": "ticket.opened", "ticket_id": "K", "priority": "P3", "customer_id": "c5", "plan": "late"}),
+    (4.0, {"type": "ticket.priority_changed", "ticket_id": "J", "priority": "P1"}),
+]
+
+
+def test_live_and_replay_apply_a_late_priority_change_alike(kafka_bootstrap: str, worker: WorkerProcess,
+                                                            tmp_path: Path) -> None:
+    start = time.time() + 1.0
+    lines = [json.dumps({"event_id": f"late-{index}", "occurred_at": _rfc3339(start + at), **event})
+             for index, (at, event) in enumerate(LATE_CHANGE)]
+    events_file = tmp_path / "late.jsonl"
+    events_file.write_text("".join(line + "\n" for line in lines))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=0)
+    for (at, event), line in zip(LATE_CHANGE, lines):
+        time.sleep(max(0.0, start + at - time.time()))
+        producer.send(worker.topic("ticket-events"), key=event["ticket_id"].encode(), value=line.encode())
+        producer.flush()
+    producer.close()
+
+    breaches = consume(kafka_bootstrap, worker.topic("ticket-slo-breaches"), expect=1, timeout=30, settle=2)
+    time.sleep(max(0.0, start + 8.0 - time.time()))  # J's P2 threshold (5.4 s) would have warned by now
+    warnings = consume(kafka_bootstrap, worker.topic("ticket-slo-warnings"), expect=0, timeout=5, settle=1)
+    live = [json.loads(r.value) for r in breaches + warnings]
+
+    replayed = subprocess.run(
+        [sys.executable, "-m", "ticket_slo.agents.cli", "replay", str(events_file),
+         "--policy", str(tmp_path / "policy.yaml")],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    offline = [json.loads(line) for line in replayed.stdout.splitlines()]
+
+    def told(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+        return sorted((r["type"], r["ticket_id"], r["priority"]) for r in records)
+
+    assert told(live) == told(offline) == [("slo.breached", "J", "P1")]

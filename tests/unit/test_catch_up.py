@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ticket_slo.streams.core.catch_up import PartitionCatchUp
+from ticket_slo.streams.core.clocks import PartitionCatchUp
 
 WALL = 1_000_000.0
 

@@ -112,3 +112,23 @@ def test_the_summary_counts_events_that_changed_nothing(tmp_path: Path) -> None:
                       "  none:\n    objectives: {}\n")
     summary = replay(lines, "events.jsonl", load_policy(policy), io.StringIO(), io.StringIO())
     assert (summary.ignored_extra_open, summary.ignored_closed, summary.not_eligible) == (1, 1, 1)
+
+
+def test_an_event_is_applied_at_a_clock_that_includes_its_own_time() -> None:
+    """A P2 ticket raised to P1 after P1's deadline had passed: only the breach, no P1 warnings.
+
+    The clock stood at 00:28:14 (another ticket's opening) when the change, which occurred at
+    00:33, arrived. Applied at 00:28:14 the change would publish P1 warnings with 106 s left,
+    although in event time the P1 deadline (00:30) had already passed when the change happened.
+    """
+    lines = [
+        '{"type":"ticket.opened","event_id":"o1","ticket_id":"t1","occurred_at":"2024-05-01T00:00:00Z","priority":"P2","customer_id":"c1"}',
+        '{"type":"ticket.opened","event_id":"o2","ticket_id":"t2","occurred_at":"2024-05-01T00:28:14Z","priority":"P4","customer_id":"c2"}',
+        '{"type":"ticket.priority_changed","event_id":"p1","ticket_id":"t1","occurred_at":"2024-05-01T00:33:00Z","priority":"P1"}',
+    ]
+    out, _, summary = run(lines)
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["type"], r["ticket_id"], r["priority"]) for r in records] == [("slo.breached", "t1", "P1")]
+    assert records[0]["detected_at"] == "2024-05-01T00:33:00Z"
+    assert records[0]["deadline"] == "2024-05-01T00:30:00Z"
+    assert summary.warnings == 0

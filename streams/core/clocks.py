@@ -1,20 +1,49 @@
-"""The live clock of each partition: input time while a backlog drains, wall time after.
+"""The engine's two clocks, side by side: replay's event time, and a live partition's.
 
-After a restart or a rebalance a partition may hold events published while nobody
-was processing it, among them acknowledgements that arrived before their deadlines.
-Firing timers on wall time before those are applied would page people for breaches
-that never happened. So until a partition has consumed the backlog it had when it
-was assigned, its clock follows the publication time of the events it has applied
-(as replay follows ``occurred_at``); from then on it is wall time. Both minus the grace.
+One rule for both: an event is applied at a clock that already includes the event's
+own time, then due timers fire. Replay's clock is the largest ``occurred_at`` seen;
+a live partition's is wall time once caught up. The engine itself reads no clock:
+its callers pass ``now``, taken from one of these.
 
-Pure bookkeeping: the agent tells it where the backlog ends and what it processed.
+Replay (``ReplayClock``): each valid event first moves the clock to its
+``occurred_at`` (never backwards), so a late priority change cannot warn about a
+deadline that had already passed in event time when the change happened.
+
+Live (``PartitionCatchUp``): after a restart or a rebalance a partition may hold
+events published while nobody was processing it, among them acknowledgements that
+arrived before their deadlines. Firing timers on wall time before those are applied
+would page people for breaches that never happened. So until a partition has consumed
+the backlog it had when it was assigned, its clock follows the publication time of the
+events it has applied (as replay follows ``occurred_at``); from then on it is wall
+time. Both minus the grace. Pure bookkeeping: the agent tells it where the backlog
+ends and what it processed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PartitionCatchUp"]
+__all__ = ["ReplayClock", "PartitionCatchUp"]
+
+
+class ReplayClock:
+    """Event time for replay: the largest ``occurred_at`` seen, in engine microseconds."""
+
+    __slots__ = ("_now",)
+
+    def __init__(self) -> None:
+        self._now: int | None = None
+
+    @property
+    def now(self) -> int | None:
+        """The clock, or ``None`` before the first event."""
+        return self._now
+
+    def observe(self, occurred: int) -> int:
+        """An event that occurred at ``occurred``: move the clock to it (never back) and return it."""
+        if self._now is None or occurred > self._now:
+            self._now = occurred
+        return self._now
 
 
 @dataclass(slots=True)
