@@ -33,8 +33,10 @@ from ticket_slo.streams.bench.kafka_io import consume_all, first_record, progres
 from ticket_slo.streams.bench.lifecycle import Record, encode, event_value, probe_events
 from ticket_slo.streams.bench.plan import breach_policy
 from ticket_slo.streams.bench.processes import BenchError
-from ticket_slo.streams.tools.simulator import PRIORITY_WEIGHTS
+from ticket_slo.streams.kafka.clients import aiokafka_producer
+from ticket_slo.streams.kafka.settings import Settings
 from ticket_slo.streams.kafka.topics import ensure_topics
+from ticket_slo.streams.tools.simulator import PRIORITY_WEIGHTS
 
 __all__ = ["breach_timeliness"]
 
@@ -129,12 +131,9 @@ class _Load:
         return {t.ticket_id: t.deadline for t in self.tickets.values() if not t.stopped_early}
 
 
-async def _run_load(bootstrap: str, topic: str, load: _Load, events_per_s: float, seconds: float) -> float:
+async def _run_load(settings: Settings, topic: str, load: _Load, events_per_s: float, seconds: float) -> float:
     """Send at ``events_per_s`` (all event types together) for ``seconds``; return the seconds it took."""
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="ticket-slo-bench-load", acks="all",
-                                linger_ms=5)
+    producer = aiokafka_producer(settings, client_id="ticket-slo-bench-load", acks="all", linger_ms=5)
     await producer.start()
     # Follow-up events (acknowledgements, changes, closes) go out when due; new tickets
     # open whenever the events sent so far fall behind ``events_per_s``, so the total
@@ -197,8 +196,7 @@ def breach_timeliness(ctx: BenchContext, sustained_events_per_s: float, fraction
         progress(f"breach timeliness: {rate:.0f} events/s for {plan.breach_load_seconds:.0f}s, "
                  f"targets {plan.breach_targets}, grace {settings.breach_grace:g}s")
         ctx.ledger.begin(f"breach timeliness ({fraction:.0%} load)")
-        took = asyncio.run(_run_load(settings.bootstrap_servers, settings.topics.events, load, rate,
-                                     plan.breach_load_seconds))
+        took = asyncio.run(_run_load(settings, settings.topics.events, load, rate, plan.breach_load_seconds))
         expected = load.expected()
         last_deadline = max(expected.values(), default=time.time())
         wait = last_deadline + settings.breach_grace + 3.0 - time.time()

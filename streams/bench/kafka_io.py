@@ -7,19 +7,22 @@ import sys
 import time
 from typing import Any, Callable, Iterable
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient, OffsetSpec
-from kafka.errors import TopicAlreadyExistsError
+from kafka import TopicPartition
+from kafka.admin import OffsetSpec
 from kafka.partitioner.default import murmur2
 
 from ticket_slo.streams.bench.lifecycle import Record
 from ticket_slo.streams.bench.processes import BenchError
+from ticket_slo.streams.kafka.clients import admin_client, aiokafka_consumer, aiokafka_producer, make_consumer
 from ticket_slo.streams.kafka.settings import Settings
+from ticket_slo.streams.kafka.topics import TopicSpec, ensure_topics
 
 __all__ = ["produce", "LagWatcher", "Stalled", "partition_of", "create_topic", "read_changelog", "consume_all",
            "first_record", "find_keys", "last_record_times", "delete_prefixed", "progress"]
 
 _STARTED = time.monotonic()
+#: The client id of every connection the benchmark itself opens (not its workers').
+CLIENT_ID = "ticket-slo-bench"
 
 
 def progress(message: str) -> None:
@@ -36,21 +39,9 @@ class Stalled(BenchError):
     """A consumer group's committed offsets stopped moving before its lag reached zero."""
 
 
-def _admin(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.bootstrap_list, client_id="ticket-slo-bench",
-                            request_timeout_ms=30_000)
-
-
 def create_topic(settings: Settings, name: str, partitions: int) -> None:
-    admin = _admin(settings)
-    try:
-        admin.create_topics({name: {"num_partitions": partitions,
-                                    "replication_factor": settings.replication_factor}},
-                            wait_for_metadata=True)
-    except TopicAlreadyExistsError:
-        pass
-    finally:
-        admin.close()
+    """A topic of the run (its name carries the run's prefix, so it is new)."""
+    ensure_topics(settings, [TopicSpec(name, partitions, settings.replication_factor)])
 
 
 def produce(settings: Settings, topic: str, records: Iterable[Record], *, what: str,
@@ -61,11 +52,8 @@ def produce(settings: Settings, topic: str, records: Iterable[Record], *, what: 
 
 async def _produce(settings: Settings, topic: str, records: Iterable[Record], what: str,
                    total: int | None) -> tuple[int, float]:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, client_id="ticket-slo-bench",
-                                acks="all", linger_ms=20, max_batch_size=256 * 1024,
-                                max_request_size=4 * 1024 * 1024)
+    producer = aiokafka_producer(settings, client_id=CLIENT_ID, acks="all", linger_ms=20,
+                                 max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024)
     await producer.start()
     started = time.monotonic()
     next_report = started + 5.0
@@ -87,7 +75,7 @@ class LagWatcher:
     """The committed offsets of a consumer group against the end of a topic."""
 
     def __init__(self, settings: Settings, group: str, topic: str, partitions: int) -> None:
-        self._admin = _admin(settings)
+        self._admin = admin_client(settings, client_id=CLIENT_ID)
         self.group = group
         self.partitions = [TopicPartition(topic, p) for p in range(partitions)]
 
@@ -151,12 +139,11 @@ def read_changelog(settings: Settings, topic: str) -> tuple[int, float, int]:
 
 
 async def _read_all(settings: Settings, topic: str) -> tuple[int, float, int]:
-    from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition as ATP
 
     started = time.monotonic()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = aiokafka_consumer(settings, client_id=CLIENT_ID, group_id=None, enable_auto_commit=False,
+                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
         if topic not in await consumer.topics():
@@ -185,8 +172,7 @@ async def _read_all(settings: Settings, topic: str) -> tuple[int, float, int]:
 
 def consume_all(settings: Settings, topic: str, *, idle: float = 2.0, timeout: float = 120.0) -> list:
     """Every record of ``topic`` from the start, until nothing new arrives for ``idle`` seconds."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.bootstrap_list, group_id=None,
-                             auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = make_consumer(settings, topic, client_id=CLIENT_ID)
     records: list = []
     deadline = time.monotonic() + timeout
     quiet_since = time.monotonic()
@@ -213,8 +199,7 @@ def first_record(settings: Settings, topic: str, partition: int, offset: int, ke
 def find_keys(settings: Settings, topic: str, starts: dict[int, int], keys: set[bytes],
               timeout: float = 15.0) -> dict[bytes, Any]:
     """The first record of each of ``keys``, reading the partitions of ``starts`` from their offsets."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, group_id=None,
-                             enable_auto_commit=False)
+    consumer = make_consumer(settings, client_id=CLIENT_ID)
     tps = {partition: TopicPartition(topic, partition) for partition in starts}
     consumer.assign(list(tps.values()))
     for partition, tp in tps.items():
@@ -234,8 +219,7 @@ def find_keys(settings: Settings, topic: str, starts: dict[int, int], keys: set[
 
 def last_record_times(settings: Settings, topic: str) -> float | None:
     """The newest record timestamp (epoch seconds) over all partitions of ``topic``."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, group_id=None,
-                             enable_auto_commit=False)
+    consumer = make_consumer(settings, client_id=CLIENT_ID)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -260,7 +244,7 @@ def last_record_times(settings: Settings, topic: str) -> float | None:
 
 def delete_prefixed(settings: Settings, prefix: str) -> int:
     """Delete the topics and consumer groups a run created (all share its prefix)."""
-    admin = _admin(settings)
+    admin = admin_client(settings, client_id=CLIENT_ID)
     try:
         topics = [t for t in admin.list_topics() if t.startswith(prefix)]
         if topics:

@@ -8,25 +8,32 @@ no linger, 16 KiB batches). It stops once ``expect`` records were consumed, and
 prints one JSON line: when the first record arrived and when the last was handled.
 
     python -m ticket_slo.streams.bench.passthrough BOOTSTRAP INPUT OUTPUT GROUP EXPECT
+
+It connects as every client of the package does (``ticket_slo.streams.kafka.clients``),
+with the TLS and SASL settings of the environment it inherits from the benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import time
 
+from ticket_slo.streams.kafka.clients import aiokafka_consumer, aiokafka_producer
+from ticket_slo.streams.kafka.settings import Settings
+
 __all__ = ["main"]
 
+_CLIENT_ID = "ticket-slo-bench-passthrough"
 
-async def passthrough(bootstrap: str, source: str, sink: str, group: str, expect: int,
+
+async def passthrough(settings: Settings, source: str, sink: str, group: str, expect: int,
                       commit_interval: float, commit_every: int = 10_000) -> dict[str, float | int]:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0, max_batch_size=16384)
+    consumer = aiokafka_consumer(settings, source, client_id=_CLIENT_ID, group_id=group, enable_auto_commit=False,
+                                 auto_offset_reset="earliest")
+    producer = aiokafka_producer(settings, client_id=_CLIENT_ID, acks="all", linger_ms=0, max_batch_size=16384)
     await producer.start()
     await consumer.start()
     started = time.time()
@@ -71,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("expect", type=int)
     parser.add_argument("--commit-interval", type=float, default=2.8)
     args = parser.parse_args(argv)
-    result = asyncio.run(passthrough(args.bootstrap, args.source, args.sink, args.group, args.expect,
+    settings = dataclasses.replace(Settings.from_env(), bootstrap_servers=args.bootstrap)
+    result = asyncio.run(passthrough(settings, args.source, args.sink, args.group, args.expect,
                                      args.commit_interval))
     print(json.dumps(result), flush=True)
     return 0

@@ -1,24 +1,33 @@
-"""kafka-python clients configured from ``Settings``, for the command-line tools.
+"""Every Kafka client of the package, configured from ``Settings``: one place for TLS and SASL.
 
-The worker talks to Kafka through Faust; everything else (publishing, tailing,
-topic management) uses these synchronous clients.
+The worker talks to Kafka through Faust; everything else (publishing, tailing, topic
+management, the worker's group-offset look-ups and the benchmark) builds its clients
+here, so that no client can be made that ignores the connection's security settings.
+kafka-python serves the synchronous tools; aiokafka serves the benchmark's load and raw
+reads, where a synchronous producer would measure itself instead of the broker.
 """
 
 from __future__ import annotations
 
-from kafka import KafkaConsumer, KafkaProducer
+from typing import TYPE_CHECKING, Any
 
-from ticket_slo.streams.kafka.security import kafka_python_security
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient
+
+from ticket_slo.streams.kafka.security import aiokafka_security, kafka_python_security
 from ticket_slo.streams.kafka.settings import Settings
 
-__all__ = ["make_producer", "make_consumer"]
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+__all__ = ["make_producer", "make_consumer", "admin_client", "aiokafka_producer", "aiokafka_consumer"]
 
 
-def make_producer(settings: Settings) -> KafkaProducer:
+def make_producer(settings: Settings, *, client_id: str | None = None) -> KafkaProducer:
     """A producer that waits for the broker's acknowledgement of every record."""
     return KafkaProducer(
         bootstrap_servers=settings.bootstrap_list,
-        client_id=f"{settings.app_id}-cli",
+        client_id=client_id or f"{settings.app_id}-cli",
         acks="all",
         linger_ms=5,
         retries=5,
@@ -27,14 +36,45 @@ def make_producer(settings: Settings) -> KafkaProducer:
 
 
 def make_consumer(settings: Settings, *topics: str, group_id: str | None = None,
-                  from_beginning: bool = True) -> KafkaConsumer:
-    """A consumer of ``topics``; without a group it reads without committing offsets."""
+                  from_beginning: bool = True, client_id: str | None = None) -> KafkaConsumer:
+    """A consumer of ``topics`` (or of none, to assign partitions by hand); without a group it
+    reads without committing offsets."""
     return KafkaConsumer(
         *topics,
         bootstrap_servers=settings.bootstrap_list,
-        client_id=f"{settings.app_id}-cli",
+        client_id=client_id or f"{settings.app_id}-cli",
         group_id=group_id,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=group_id is not None,
         **kafka_python_security(settings),
     )
+
+
+def admin_client(settings: Settings, *, client_id: str | None = None) -> KafkaAdminClient:
+    """An admin client that gives up on an unreachable broker after 15 s instead of retrying on."""
+    return KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_list,
+        client_id=client_id or f"{settings.app_id}-admin",
+        request_timeout_ms=30_000,
+        bootstrap_timeout_ms=15_000,
+        **kafka_python_security(settings),
+    )
+
+
+def aiokafka_producer(settings: Settings, *, client_id: str, **tuning: Any) -> AIOKafkaProducer:
+    """An aiokafka producer (not started); ``tuning`` holds aiokafka's own options (acks, linger_ms…).
+
+    aiokafka binds its clients to the running event loop: call this inside a coroutine.
+    """
+    from aiokafka import AIOKafkaProducer
+
+    return AIOKafkaProducer(bootstrap_servers=settings.bootstrap_list, client_id=client_id,
+                            **tuning, **aiokafka_security(settings))
+
+
+def aiokafka_consumer(settings: Settings, *topics: str, client_id: str, **tuning: Any) -> AIOKafkaConsumer:
+    """An aiokafka consumer (not started) of ``topics``, or of none to assign partitions by hand."""
+    from aiokafka import AIOKafkaConsumer
+
+    return AIOKafkaConsumer(*topics, bootstrap_servers=settings.bootstrap_list, client_id=client_id,
+                            **tuning, **aiokafka_security(settings))

@@ -13,8 +13,8 @@ import threading
 from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from ticket_slo.streams.kafka.clients import admin_client
 from ticket_slo.streams.kafka.settings import Settings
-from ticket_slo.streams.kafka.topics import admin_client
 
 __all__ = ["GroupOffsets"]
 

@@ -1,10 +1,11 @@
 """Connection security for both Kafka client libraries, from one set of settings.
 
 The worker reaches Kafka through Faust (aiokafka), the command-line tools through
-kafka-python; each spells TLS and SASL its own way. ``Settings`` describes the
-connection once (``KAFKA_SECURITY_PROTOCOL`` and friends, validated there); this module
-translates it for kafka-python and ``ticket_slo.agents.credentials`` for Faust, from the
-same TLS context and masked password, so the worker and the tools cannot disagree.
+kafka-python, the benchmark through both; each spells TLS and SASL its own way.
+``Settings`` describes the connection once (``KAFKA_SECURITY_PROTOCOL`` and friends,
+validated there); this module translates it for kafka-python and for a bare aiokafka
+client, and ``ticket_slo.agents.credentials`` for Faust, from the same TLS context and
+masked password, so the worker, the tools and the benchmark cannot disagree.
 
 Both libraries get the same ``ssl.SSLContext``, built by ``ssl_context``: one TLS
 policy (TLS 1.2 or newer, certificate and host name checked unless turned off), and
@@ -25,7 +26,8 @@ from typing import Any, Iterator
 from ticket_slo.streams.kafka.log_redaction import redact_from_logs
 from ticket_slo.streams.kafka.settings import Settings, SettingsError
 
-__all__ = ["kafka_python_security", "password_for_client", "ssl_context", "LoginRefusals", "login_refused_message"]
+__all__ = ["kafka_python_security", "aiokafka_security", "password_for_client", "ssl_context", "LoginRefusals",
+           "login_refused_message"]
 
 
 class _Masked(str):
@@ -79,9 +81,23 @@ def _loading(name: str, path: Path, keyfile: Path | None = None, *, hint: str = 
 
 def kafka_python_security(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for kafka-python's producer, consumer and admin client."""
+    return _client_options(settings)  # kafka-python then ignores its other ssl_* options
+
+
+def aiokafka_security(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for a bare aiokafka producer or consumer (the benchmark's), without Faust."""
+    return _client_options(settings)
+
+
+def _client_options(settings: Settings) -> dict[str, Any]:
+    """The options both libraries spell alike: the protocol, one ``ssl_context``, the SASL login.
+
+    They are kept behind two names because the libraries could part ways; each name
+    has its own test against its library.
+    """
     config: dict[str, Any] = {"security_protocol": settings.security_protocol}
     if settings.uses_tls:
-        config["ssl_context"] = ssl_context(settings)  # kafka-python then ignores its other ssl_* options
+        config["ssl_context"] = ssl_context(settings)
     if settings.uses_sasl:
         config["sasl_mechanism"] = settings.sasl_mechanism
         config["sasl_plain_username"] = settings.sasl_username

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from ticket_slo.streams.kafka.security import LoginRefusals, kafka_python_security, login_refused_message
+from ticket_slo.streams.kafka.clients import admin_client
+from ticket_slo.streams.kafka.security import LoginRefusals, login_refused_message
 from ticket_slo.streams.kafka.settings import Settings
 
-__all__ = ["TopicSpec", "TopicsError", "TopicMismatch", "pipeline_topics", "ensure_topics", "admin_client"]
+__all__ = ["TopicSpec", "TopicsError", "TopicMismatch", "pipeline_topics", "ensure_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +59,6 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(name, settings.partitions, settings.replication_factor, dict(configs.get(name, {})))
         for name in names.all()
     ]
-
-
-def admin_client(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_list,
-        client_id=f"{settings.app_id}-admin",
-        request_timeout_ms=30_000,
-        bootstrap_timeout_ms=15_000,
-        **kafka_python_security(settings),
-    )
 
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:

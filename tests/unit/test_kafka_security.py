@@ -1,8 +1,8 @@
 """TLS and SASL settings reach both client libraries, and the password shows up nowhere.
 
-The settings are translated by ``ticket_slo.streams.kafka.security`` for kafka-python (the tools)
-and Faust (the worker); these tests build real client objects and Faust apps from
-the same environment and look at what each one got.
+The settings are translated by ``ticket_slo.streams.kafka.security`` for kafka-python (the tools),
+bare aiokafka (the benchmark) and Faust (the worker); these tests build real client objects
+and Faust apps from the same environment and look at what each one got.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from faust.types.auth import AuthProtocol, SASLMechanism
 from kafka import KafkaProducer
 
 from ticket_slo.agents.credentials import faust_credentials
-from ticket_slo.streams.kafka.security import kafka_python_security, ssl_context
+from ticket_slo.streams.kafka.security import aiokafka_security, kafka_python_security, ssl_context
 from ticket_slo.streams.kafka.settings import ENVIRONMENT, Secret, Settings, SettingsError
 
 PASSWORD = "s3cret-Pa55word"
@@ -57,6 +57,7 @@ def test_plaintext_is_the_default_and_needs_nothing() -> None:
     settings = Settings.from_env({})
     assert (settings.security_protocol, settings.uses_tls, settings.uses_sasl) == ("PLAINTEXT", False, False)
     assert kafka_python_security(settings) == {"security_protocol": "PLAINTEXT"}
+    assert aiokafka_security(settings) == {"security_protocol": "PLAINTEXT"}
     assert faust_credentials(settings) is None
 
 
@@ -216,7 +217,7 @@ def assert_verifying(context: ssl.SSLContext, *, check_hostname: bool) -> None:
 
 def test_kafka_python_clients_get_the_security_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """make_producer, make_consumer and admin_client pass the translated settings through."""
-    from ticket_slo.streams.kafka import clients as kafka_clients, topics
+    from ticket_slo.streams.kafka import clients as kafka_clients
 
     seen: dict[str, dict[str, Any]] = {}
 
@@ -228,13 +229,68 @@ def test_kafka_python_clients_get_the_security_settings(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(kafka_clients, "KafkaProducer", recorder("producer"))
     monkeypatch.setattr(kafka_clients, "KafkaConsumer", recorder("consumer"))
-    monkeypatch.setattr(topics, "KafkaAdminClient", recorder("admin"))
+    monkeypatch.setattr(kafka_clients, "KafkaAdminClient", recorder("admin"))
     settings = Settings.from_env({**SASL, "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256"})
     kafka_clients.make_producer(settings)
     kafka_clients.make_consumer(settings, "t")
-    topics.admin_client(settings)
+    kafka_clients.admin_client(settings, client_id="bench")
     for name in ("producer", "consumer", "admin"):
         assert {key: seen[name].get(key) for key in kafka_python_security(settings)} == kafka_python_security(settings)
+    assert seen["admin"]["client_id"] == "bench" and seen["producer"]["client_id"] == "ticket-slo-cli"
+
+
+def _comparable(options: dict[str, Any]) -> dict[str, Any]:
+    """Client options without absent values, the TLS context as what it checks."""
+    shown = {key: value for key, value in options.items() if value is not None and key != "ssl_context"}
+    context = options.get("ssl_context")
+    if context is not None:
+        shown["ssl_context"] = (context.verify_mode, context.check_hostname, context.minimum_version,
+                                [cert["subject"] for cert in context.get_ca_certs()])
+    return shown
+
+
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"])
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+def test_aiokafka_security_is_what_faust_gives_its_own_aiokafka_clients(pem: dict[str, Path], protocol: str,
+                                                                         mechanism: str) -> None:
+    """The benchmark's bare aiokafka clients connect exactly as the worker's (Faust's) do."""
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    env = {"KAFKA_SECURITY_PROTOCOL": protocol}
+    if protocol.startswith("SASL"):
+        env |= {**SASL, "KAFKA_SECURITY_PROTOCOL": protocol, "KAFKA_SASL_MECHANISM": mechanism}
+    if protocol.endswith("SSL"):
+        env |= {"KAFKA_SSL_CAFILE": str(pem["ca"]), "KAFKA_SSL_CHECK_HOSTNAME": "false"}
+    settings = Settings.from_env(env)
+    ours = aiokafka_security(settings)
+    faust = dict(credentials_to_aiokafka_auth(faust_credentials(settings)))
+    assert _comparable(ours) == _comparable(faust)
+    assert ours["security_protocol"] == protocol and ("ssl_context" in ours) == protocol.endswith("SSL")
+    if protocol.startswith("SASL"):
+        assert (ours["sasl_mechanism"], ours["sasl_plain_username"]) == (mechanism, "svc-slo")
+    assert PASSWORD not in repr(ours)
+
+
+def test_the_aiokafka_factories_hand_the_settings_to_real_clients(pem: dict[str, Path]) -> None:
+    """aiokafka checks its options at construction (no broker is contacted): both clients take them."""
+    import asyncio
+
+    from ticket_slo.streams.kafka.clients import aiokafka_consumer, aiokafka_producer
+
+    settings = Settings.from_env({**SASL, "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                                  "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "KAFKA_SSL_CAFILE": str(pem["ca"]),
+                                  "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+
+    async def build() -> list[Any]:
+        producer = aiokafka_producer(settings, client_id="bench-load", acks="all", linger_ms=5)
+        consumer = aiokafka_consumer(settings, "t", client_id="bench-read", group_id=None)
+        return [producer.client, consumer._client]
+
+    for client in asyncio.run(build()):
+        assert client._bootstrap_servers == ["127.0.0.1:1"]
+        assert (client._security_protocol, client._sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-256")
+        assert (client._sasl_plain_username, client._sasl_plain_password) == ("svc-slo", PASSWORD)
+        assert_verifying(client._ssl_context, check_hostname=True)
 
 
 def test_a_real_kafka_python_producer_accepts_the_configuration() -> None:
