@@ -45,19 +45,24 @@ def add_bench_command(commands: Any) -> None:
                        help=f"run only these phases ({', '.join(PHASES)}); for iterating on one figure")
     bench.add_argument("--keep", action="store_true",
                        help="keep the work directory (worker logs, policies), the run's topics and the broker")
+    bench.add_argument("--broker-script", type=Path, metavar="PATH",
+                       help="deploy/kafka/broker.py of a ticket-slo checkout, to start a local broker and find "
+                            "Kafka's perf tools (default: $TICKET_SLO_BROKER_SCRIPT, else the checkout this "
+                            "package runs from)")
     bench.set_defaults(handler=_bench)
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from ticket_slo.streams.bench.kafka_tools import find_broker_script
     from ticket_slo.streams.bench.processes import BenchError
     from ticket_slo.streams.bench.runner import BenchOptions, run_bench
 
-    options = BenchOptions(quick=args.quick, as_json=args.json, partitions=args.partitions, events=args.events,
-                           open_tickets=args.open_tickets, breach_seconds=args.breach_seconds,
-                           profile=args.profile, keep=args.keep, json_file=args.json_file,
-                           only=args.only)
     try:
+        options = BenchOptions(quick=args.quick, as_json=args.json, partitions=args.partitions, events=args.events,
+                               open_tickets=args.open_tickets, breach_seconds=args.breach_seconds,
+                               profile=args.profile, keep=args.keep, json_file=args.json_file,
+                               only=args.only, broker_script=find_broker_script(args.broker_script))
         return run_bench(options, settings)
     except BenchError as exc:
         print(f"ticket-slo bench: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code

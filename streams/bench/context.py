@@ -38,6 +38,7 @@ class BenchContext:
     run_prefix: str
     workdir: Path
     ledger: CpuLedger
+    broker_script: Path | None = None  # deploy/kafka/broker.py, when there is one
     figures: dict[str, object] = field(default_factory=dict)
     _workers: list[tuple[str, WorkerChild]] = field(default_factory=list)
 

@@ -40,13 +40,14 @@ def broker_limit(ctx: BenchContext, batch: list[Record]) -> dict[str, object]:
     payloads = ctx.workdir / "payloads.txt"
     payloads.write_text("\n".join(value.decode() for _, value in batch[:5000]) + "\n")
     records = ctx.plan.perf_records
+    classpath = kafka_tools.kafka_classpath(ctx.broker_script)
     ctx.ledger.begin("broker limit (Kafka perf tools)")
     progress(f"broker limit: ProducerPerformance, {records} records")
-    produced = kafka_tools.producer_perf(ctx.base.bootstrap_servers, topic, records, payloads, ctx.ledger,
+    produced = kafka_tools.producer_perf(ctx.base.bootstrap_servers, topic, records, payloads, classpath, ctx.ledger,
                                          ctx.plan.wait_limit)
     progress(f"broker limit: ConsumerPerformance, {records} records")
     consumed = kafka_tools.consumer_perf(ctx.base.bootstrap_servers, topic, records, f"{ctx.run_prefix}perf-group",
-                                         ctx.ledger, ctx.plan.wait_limit)
+                                         classpath, ctx.ledger, ctx.plan.wait_limit)
     cpu = ctx.ledger.end()
     return {
         "records": records,

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 __all__ = ["Child", "WorkerChild", "SelfProcess", "ExternalProcess", "MachineCpu", "cpu_seconds", "rss_bytes",
            "free_port",
-           "READY_MARKER", "BenchError"]
+           "READY_MARKER", "BenchError", "BenchSetupError"]
 
 READY_MARKER = "[^Worker]: Ready"
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -26,6 +26,14 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 class BenchError(RuntimeError):
     """The benchmark cannot go on; the message says which step failed and why."""
+
+    exit_code = 1
+
+
+class BenchSetupError(BenchError):
+    """The run cannot start as asked: an option or setting to change, found before anything starts."""
+
+    exit_code = 2
 
 
 def cpu_seconds(pid: int) -> float | None:

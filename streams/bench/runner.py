@@ -20,10 +20,10 @@ from ticket_slo.streams.bench import breaches, phases
 from ticket_slo.streams.bench.context import BenchContext
 from ticket_slo.streams.bench.cpu import CpuLedger
 from ticket_slo.streams.bench.kafka_io import delete_prefixed, progress
-from ticket_slo.streams.bench.kafka_tools import BROKER_SCRIPT
+from ticket_slo.streams.bench.kafka_tools import CLASSPATH_NEEDS, require_broker_script
 from ticket_slo.streams.bench.lifecycle import lifecycle_batch, mean_size
 from ticket_slo.streams.bench.plan import BenchPlan, full_plan, quick_plan
-from ticket_slo.streams.bench.processes import BenchError, ExternalProcess, MachineCpu, SelfProcess
+from ticket_slo.streams.bench.processes import BenchError, BenchSetupError, ExternalProcess, MachineCpu, SelfProcess
 from ticket_slo.streams.bench.report import goals, render
 from ticket_slo.streams.kafka.settings import Settings
 
@@ -31,6 +31,8 @@ __all__ = ["run_bench", "BENCH_BROKER"]
 
 #: The broker ``ticket-slo bench`` starts when KAFKA_BOOTSTRAP_SERVERS is not set.
 BENCH_BROKER = "bench"
+#: Why a run without KAFKA_BOOTSTRAP_SERVERS needs the broker script, and how to do without it.
+_LOCAL_BROKER_NEEDS = ("start a local broker", "or set KAFKA_BOOTSTRAP_SERVERS to use a running one")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class BenchOptions:
     keep: bool = False
     json_file: Path | None = None
     only: frozenset[str] | None = None  # phases to run; None: all of them
+    broker_script: Path | None = None  # deploy/kafka/broker.py; None when there is none
 
     def runs(self, phase: str) -> bool:
         return self.only is None or phase in self.only
@@ -62,9 +65,24 @@ def _plan(options: BenchOptions) -> BenchPlan:
     return dataclasses.replace(plan, **changes)
 
 
-def _broker_pid(bootstrap: str) -> int | None:
-    """The pid of a local broker started by deploy/kafka/broker.py at ``bootstrap``, if any."""
-    runs = BROKER_SCRIPT.parent / ".cache" / "run"
+def _preflight(options: BenchOptions, settings: Settings) -> None:
+    """Refuse, before anything starts, a run that would fail for want of a script or a setting."""
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        require_broker_script(options.broker_script, *_LOCAL_BROKER_NEEDS)
+    if options.runs("broker_limit"):
+        if not os.environ.get("KAFKA_CLASSPATH"):
+            require_broker_script(options.broker_script, *CLASSPATH_NEEDS)
+        if settings.security_protocol != "PLAINTEXT":
+            raise BenchSetupError(f"the broker_limit phase cannot run with KAFKA_SECURITY_PROTOCOL="
+                                  f"{settings.security_protocol}: Kafka's perf tools get no TLS or SASL settings "
+                                  f"from ticket-slo; leave the phase out with --only")
+
+
+def _broker_pid(bootstrap: str, broker_script: Path | None) -> int | None:
+    """The pid of a local broker started by ``broker_script`` at ``bootstrap``, if any."""
+    if broker_script is None:
+        return None
+    runs = broker_script.parent / ".cache" / "run"
     wanted = set(bootstrap.split(","))
     for run in sorted(runs.glob("*")) if runs.is_dir() else []:
         try:
@@ -77,22 +95,20 @@ def _broker_pid(bootstrap: str) -> int | None:
     return None
 
 
-def _start_broker() -> tuple[str, bool]:
+def _start_broker(broker_script: Path) -> tuple[str, bool]:
     """Start (or find running) the bench's own local broker; (bootstrap, started by us)."""
-    if not BROKER_SCRIPT.exists():
-        raise BenchError(f"no KAFKA_BOOTSTRAP_SERVERS and no {BROKER_SCRIPT} to start a broker with")
-    running = subprocess.run([sys.executable, str(BROKER_SCRIPT), "status", "--name", BENCH_BROKER],
+    running = subprocess.run([sys.executable, str(broker_script), "status", "--name", BENCH_BROKER],
                              capture_output=True, text=True, timeout=60).returncode == 0
     progress(f"local broker '{BENCH_BROKER}': {'already running' if running else 'starting'}")
-    started = subprocess.run([sys.executable, str(BROKER_SCRIPT), "start", "--name", BENCH_BROKER],
+    started = subprocess.run([sys.executable, str(broker_script), "start", "--name", BENCH_BROKER],
                              capture_output=True, text=True, timeout=900)
     if started.returncode != 0 or not started.stdout.strip():
         raise BenchError(f"cannot start the local broker: {started.stderr.strip()[-1000:]}")
     return started.stdout.strip().splitlines()[-1], not running
 
 
-def _stop_broker() -> None:
-    subprocess.run([sys.executable, str(BROKER_SCRIPT), "stop", "--name", BENCH_BROKER],
+def _stop_broker(broker_script: Path) -> None:
+    subprocess.run([sys.executable, str(broker_script), "stop", "--name", BENCH_BROKER],
                    capture_output=True, text=True, timeout=120)
 
 
@@ -109,24 +125,26 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
 
 def run_bench(options: BenchOptions, settings: Settings) -> int:
     plan = _plan(options)
+    _preflight(options, settings)
     for noisy in ("ticket_slo.streams.kafka.topics", "aiokafka"):  # one line per created topic or subscription otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     own_broker = False
+    script = options.broker_script
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         bootstrap = settings.bootstrap_servers
     else:
-        bootstrap, own_broker = _start_broker()
+        bootstrap, own_broker = _start_broker(require_broker_script(script, *_LOCAL_BROKER_NEEDS))
     base = dataclasses.replace(settings, bootstrap_servers=bootstrap,
                                partitions=options.partitions or settings.partitions)
     workdir = Path(tempfile.mkdtemp(prefix="ticket-slo-bench-"))
     ledger = CpuLedger()
     ledger.track(SelfProcess(), from_zero=False)
     ledger.track(MachineCpu(), from_zero=False)
-    broker_pid = _broker_pid(bootstrap)
+    broker_pid = _broker_pid(bootstrap, script)
     if broker_pid is not None:
         ledger.track(ExternalProcess(broker_pid, "broker"), from_zero=False)
-    ctx = BenchContext(base, plan, f"bench-{uuid.uuid4().hex[:8]}-", workdir, ledger)
+    ctx = BenchContext(base, plan, f"bench-{uuid.uuid4().hex[:8]}-", workdir, ledger, broker_script=script)
     started = time.monotonic()
     batch = lifecycle_batch(plan.events, prefix="T-", start=time.time() - plan.events * 0.001,
                             concurrent=plan.concurrent_tickets)
@@ -169,7 +187,7 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
         figures["workers"] = ctx.worker_pids()
         if options.keep:
             progress(f"--keep: topics {ctx.run_prefix}* left on {bootstrap}"
-                     + (f"; stop the broker with: python3 {BROKER_SCRIPT} stop --name {BENCH_BROKER}"
+                     + (f"; stop the broker with: python3 {script} stop --name {BENCH_BROKER}"
                         if own_broker else ""))
         else:
             try:
@@ -177,8 +195,8 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
                 progress(f"deleted {deleted} topics of this run")
             except Exception as exc:  # noqa: BLE001 - clean-up is best effort, the figures matter more
                 progress(f"could not delete this run's topics: {exc}")
-            if own_broker:
-                _stop_broker()
+            if own_broker and script is not None:
+                _stop_broker(script)
         if options.keep or failed is not None or errors:
             progress(f"logs kept in {workdir}")
         else:

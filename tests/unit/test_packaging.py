@@ -140,6 +140,13 @@ def check_installed_cli(venv: Path, elsewhere: Path, source: Path) -> None:
     replayed = run(str(script), "replay", str(REPO / "deploy" / "examples" / "events.jsonl"))
     assert replayed.returncode == 0, replayed.stderr
     assert '"type":"slo.completed"' in replayed.stdout  # the shipped default policy, read from the install
+    # No checkout, hence no deploy/kafka/broker.py: the benchmark says how to name one, before starting anything.
+    bench = run(str(script), "bench", "--quick")
+    assert bench.returncode == 2, bench.stderr
+    assert bench.stderr.splitlines() == [
+        "ticket-slo bench: no broker script to start a local broker: pass --broker-script PATH or set "
+        "TICKET_SLO_BROKER_SCRIPT to deploy/kafka/broker.py of a ticket-slo checkout "
+        "(or set KAFKA_BOOTSTRAP_SERVERS to use a running one)"]
 
 
 def test_the_installed_wheel_runs_the_cli_from_another_directory(wheel: Path, tmp_path: Path) -> None:
