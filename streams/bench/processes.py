@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,9 +16,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 __all__ = ["Child", "WorkerChild", "SelfProcess", "ExternalProcess", "MachineCpu", "cpu_seconds", "rss_bytes",
-           "free_port",
            "READY_MARKER", "BenchError", "BenchSetupError"]
 
+#: What Faust logs once the worker has joined its group and started its agents: the one
+#: sign of a ready worker that the benchmark and the integration tests wait for.
 READY_MARKER = "[^Worker]: Ready"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -54,12 +54,6 @@ def rss_bytes(pid: int, field: str = "VmRSS") -> int | None:
     except OSError:
         return None
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SelfProcess:

@@ -21,6 +21,7 @@ from typing import Iterator
 
 import pytest
 
+from ticket_slo.streams.bench.processes import READY_MARKER
 from ticket_slo.streams.kafka.clients import make_consumer
 from ticket_slo.streams.kafka.settings import Settings
 from tests.conftest import BROKER_SCRIPT
@@ -116,7 +117,7 @@ def test_worker_and_tools_run_over_sasl(sasl_bootstrap: str, tmp_path: Path, mec
         worker.stop()
     for text in (topics.stdout, topics.stderr, published.stdout, published.stderr, worker.log()):
         assert PASSWORD not in text
-    assert "[^Worker]: Ready" in worker.log()
+    assert READY_MARKER in worker.log()
 
 
 def test_a_wrong_password_stops_the_worker_with_one_line(sasl_bootstrap: str) -> None:

@@ -14,10 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-READY_MARKER = "[^Worker]: Ready"
+from ticket_slo.streams.bench.processes import READY_MARKER
+
+__all__ = ["WorkerProcess", "free_port", "running_worker"]
 
 
 def free_port() -> int:
+    """A TCP port free on this machine now (the kernel's pick), for a worker's or a broker's listener."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
