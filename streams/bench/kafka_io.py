@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable
 
 from kafka import TopicPartition
 from kafka.admin import OffsetSpec
+from kafka.errors import CoordinatorNotAvailableError
 from kafka.partitioner.default import murmur2
 
 from ticket_slo.streams.bench.lifecycle import Record
@@ -87,7 +88,16 @@ class LagWatcher:
         return {tp: int(found[tp].offset) for tp in self.partitions}
 
     def committed(self) -> dict[TopicPartition, int]:
-        groups = self._admin.list_group_offsets({self.group: self.partitions})
+        """The group's committed offsets, 0 where none is committed yet.
+
+        On a broker where no group ever committed, the offsets topic and with it the
+        group coordinator appear only once the first group joins: until then, nothing
+        is committed.
+        """
+        try:
+            groups = self._admin.list_group_offsets({self.group: self.partitions})
+        except CoordinatorNotAvailableError:
+            return {tp: 0 for tp in self.partitions}
         found = groups.get(self.group, {})
         return {tp: max(0, int(found[tp].offset)) if tp in found and found[tp] is not None else 0
                 for tp in self.partitions}
