@@ -9,7 +9,7 @@ A ``sum()`` over workers is the truth for every metric.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Mapping
+from typing import Any, Callable, Final, Iterable, Mapping
 
 from prometheus_client import (
     CollectorRegistry,
@@ -20,11 +20,12 @@ from prometheus_client import (
 )
 from prometheus_client import gc_collector, platform_collector, process_collector
 
-from ticket_slo.schemas.events import EVENT_TYPES, PRIORITIES
-from ticket_slo.schemas.objectives import OBJECTIVES
+from ticket_slo.schemas.events import EVENT_TYPES, PRIORITIES, TicketEvent, TicketOpened
+from ticket_slo.schemas.objectives import FIRST_RESPONSE, OBJECTIVES
 from ticket_slo.schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
 from ticket_slo.schemas.validation import REASONS
-from ticket_slo.streams.core.emission import Emission
+from ticket_slo.streams.core.effects import Applied, Effect, Ignored
+from ticket_slo.streams.core.emission import Emission, output_type
 
 __all__ = ["SloMetrics", "METRIC_NAMES", "IGNORED_REASONS", "elapsed_buckets", "threshold_label"]
 
@@ -38,7 +39,7 @@ LAG_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 3
 BREACH_DELAY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300)
 
 #: Why a valid, new event changed nothing (the ``reason`` label of the ignored counter).
-IGNORED_REASONS: tuple[str, ...] = ("ticket_closed", "already_opened")
+IGNORED_REASONS: Final[tuple[str, ...]] = tuple(reason.value for reason in Ignored)
 
 #: Every metric family the worker exports (the dashboard and rule checks read this).
 METRIC_NAMES: tuple[str, ...] = (
@@ -128,6 +129,14 @@ class SloMetrics:
                                    registry=r)
 
         self._gauge_series: dict[Gauge, set[tuple[str, str]]] = {self.open_clocks: set(), self.next_deadline: set()}
+        # How each engine counter of ``OUTPUT_TYPES`` is exported (the model's type follows from it).
+        self._output_recorders: dict[str, Callable[[Any, float], None]] = {
+            "breaches": self._record_breach,
+            "retractions": self._record_retraction,
+            "warnings": self._record_warning,
+            "outcomes": self._record_outcome,
+            "orphans": self._record_dead_letter,
+        }
         self._initialise_series(sorted(set(warn_thresholds)))
 
     def _initialise_series(self, warn_thresholds: list[float]) -> None:
@@ -160,21 +169,40 @@ class SloMetrics:
         log.info("metrics at http://%s:%d/metrics", address, bound)
         return bound
 
+    def record_applied(self, event: TicketEvent, applied: Applied, wall_now: float) -> None:
+        """Count one valid event by what the engine says it did."""
+        if applied.effect is Effect.DUPLICATE:
+            self.duplicates.inc()
+            return
+        self.events.labels(event.type).inc()
+        for reason in applied.ignored:
+            self.ignored.labels(reason.value).inc()
+        self.event_lag.observe(max(0.0, wall_now - event.occurred_at.timestamp()))
+        if applied.effect is Effect.CLOCK_STARTED and isinstance(event, TicketOpened):
+            self.clocks_started.labels(FIRST_RESPONSE, event.priority).inc()
+        elif applied.effect is Effect.NOT_ELIGIBLE:
+            self.not_eligible.inc()
+
     def record_emission(self, emission: Emission, wall_now: float) -> None:
-        """Count one published output event."""
-        model = emission.model
-        if isinstance(model, SloBreached):
-            self.breaches.labels(model.objective, model.priority).inc()
-            self.breach_delay.observe(max(0.0, wall_now - model.deadline.timestamp()))
-        elif isinstance(model, SloBreachRetracted):
-            self.retractions.labels(model.objective, model.priority).inc()
-        elif isinstance(model, SloAtRisk):
-            self.at_risk.labels(model.objective, model.priority, threshold_label(model.threshold)).inc()
-        elif isinstance(model, SloCompleted):
-            self.outcomes.labels(model.objective, model.priority, "met" if model.met else "breached").inc()
-            self.elapsed.labels(model.objective, model.priority).observe(model.elapsed_seconds)
-        elif isinstance(model, DeadLetter):
-            self.invalid.labels(model.reason).inc()
+        """Count one published output event, under the family of its engine counter."""
+        self._output_recorders[output_type(emission.model).counter](emission.model, wall_now)
+
+    def _record_breach(self, model: SloBreached, wall_now: float) -> None:
+        self.breaches.labels(model.objective, model.priority).inc()
+        self.breach_delay.observe(max(0.0, wall_now - model.deadline.timestamp()))
+
+    def _record_retraction(self, model: SloBreachRetracted, wall_now: float) -> None:
+        self.retractions.labels(model.objective, model.priority).inc()
+
+    def _record_warning(self, model: SloAtRisk, wall_now: float) -> None:
+        self.at_risk.labels(model.objective, model.priority, threshold_label(model.threshold)).inc()
+
+    def _record_outcome(self, model: SloCompleted, wall_now: float) -> None:
+        self.outcomes.labels(model.objective, model.priority, "met" if model.met else "breached").inc()
+        self.elapsed.labels(model.objective, model.priority).observe(model.elapsed_seconds)
+
+    def _record_dead_letter(self, model: DeadLetter, wall_now: float) -> None:
+        self.invalid.labels(model.reason).inc()
 
     def set_ownership(self, partitions: int, open_clocks: Mapping[str, Mapping[str, int]],
                       next_deadline: Mapping[str, Mapping[str, float]]) -> None:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any
 
 import faust
 from faust.types import TP
@@ -23,15 +23,14 @@ from faust.types import TP
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.partition_engines import CLOCK, EVENTS, PartitionEngines, TableStore
 from ticket_slo.agents.progress import ProgressLog
-from ticket_slo.schemas.events import TicketEvent, TicketOpened
 from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.schemas.validation import InvalidEvent, parse_event
 from ticket_slo.streams.core.clocks import PartitionCatchUp
 from ticket_slo.streams.core.emission import Emission, EventSource
+from ticket_slo.streams.core.effects import Effect
 from ticket_slo.streams.core.engine import SloEngine
-from ticket_slo.streams.core.engine_stats import EngineStats
 from ticket_slo.streams.kafka.group_offsets import GroupOffsets
 from ticket_slo.streams.kafka.settings import Settings
 
@@ -40,21 +39,6 @@ __all__ = ["register_tracker", "TABLE_NAME", "committed_offset"]
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "tickets"
-
-
-class CountsBefore(NamedTuple):
-    """The engine counters that tell what one event did, read before it is applied."""
-
-    duplicates: int
-    clocks_started: int
-    not_eligible: int
-    ignored_closed: int
-    ignored_extra_open: int
-
-    @classmethod
-    def of(cls, stats: EngineStats) -> CountsBefore:
-        return cls(stats.duplicates, stats.clocks_started, stats.not_eligible, stats.ignored_closed,
-                   stats.ignored_extra_open)
 
 
 def register_tracker(app: faust.App, settings: Settings, policy: Policy, progress: ProgressLog,
@@ -132,26 +116,6 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         metrics.invalid.labels(invalid.reason).inc()
         progress.add(f"invalid ({invalid.reason})")
 
-    def count_applied(engine: SloEngine, event: TicketEvent, before: CountsBefore) -> None:
-        """Metrics of one applied event, from the engine's counters before and after."""
-        stats = engine.stats
-        if stats.duplicates != before.duplicates:
-            metrics.duplicates.inc()
-            progress.add("duplicates")
-            return
-        metrics.events.labels(event.type).inc()
-        if stats.ignored_closed != before.ignored_closed:
-            metrics.ignored.labels("ticket_closed").inc()
-        elif stats.ignored_extra_open != before.ignored_extra_open:
-            metrics.ignored.labels("already_opened").inc()
-        metrics.event_lag.observe(max(0.0, time.time() - event.occurred_at.timestamp()))
-        if isinstance(event, TicketOpened):
-            if stats.clocks_started != before.clocks_started:
-                metrics.clocks_started.labels(FIRST_RESPONSE, event.priority).inc()
-            if stats.not_eligible != before.not_eligible:
-                metrics.not_eligible.inc()
-        progress.add("events")
-
     @app.agent(source, name="tracker", concurrency=1)
     async def track(stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -173,10 +137,10 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
             if now is None:  # a backlog event without a timestamp: nothing better than wall time
                 now = time.time() - settings.breach_grace
             origin = EventSource(topic=message.topic, partition=partition, offset=message.offset)
-            before = CountsBefore.of(engine.stats)
-            emissions = engine.apply(ticket_event, now, origin)
-            count_applied(engine, ticket_event, before)
-            await commit_and_publish(partition, EVENTS, message.offset, emissions + engine.advance(now))
+            applied = engine.apply(ticket_event, now, origin)
+            metrics.record_applied(ticket_event, applied, time.time())
+            progress.add("duplicates" if applied.effect is Effect.DUPLICATE else "events")
+            await commit_and_publish(partition, EVENTS, message.offset, applied.emissions + engine.advance(now))
 
     @app.timer(1.0, name="ownership-gauges")
     async def update_gauges() -> None:

@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "PRIORITIES",
     "EVENT_TYPES",
-    "STOP_EVENT_TYPES",
+    "FIRST_RESPONSE_STOPS",
     "Priority",
     "Rfc3339",
     "EARLIEST_TIMESTAMP",
@@ -206,8 +206,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "ticket.closed",
 )
 
-#: Event types whose ``occurred_at`` stops the first-response clock (rule 2).
-STOP_EVENT_TYPES: frozenset[str] = frozenset(
-    {"ticket.acknowledged", "ticket.resolved", "ticket.closed"}
-)
+#: Event types that are a first response (rule 2): their ``occurred_at`` stops a running
+#: first-response clock and leaves the ticket done. ``ticket.closed`` stops a running clock
+#: too but also ends the ticket, so it is not one of them: the engine handles it on its own.
+FIRST_RESPONSE_STOPS: frozenset[str] = frozenset({"ticket.acknowledged", "ticket.resolved"})
 

@@ -10,6 +10,8 @@ push; ``advance`` pops only due entries: nothing ever scans all tickets (except
 
 Rules beyond the first-response clock itself (see ``ticket_slo.streams.core.first_response``):
 
+* What an event did comes back with its outputs (``Applied``: clock started,
+  buffered, duplicate, ignored and why, ...); ``stats`` counts the same things in total.
 * Duplicates: an ``event_id`` already among the ticket's last ``seen_limit`` (64)
   ids is ignored and counted in ``stats.duplicates``. An id older than that window
   would be applied again; for the clock that is harmless except a repeated
@@ -39,15 +41,22 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from ticket_slo.schemas.events import PRIORITIES, TicketEvent, TicketOpened, TicketPriorityChanged
-from ticket_slo.schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
+from ticket_slo.schemas.events import (
+    FIRST_RESPONSE_STOPS,
+    PRIORITIES,
+    TicketEvent,
+    TicketOpened,
+    TicketPriorityChanged,
+)
+from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.schemas.validation import ORPHAN, event_adapter
 from ticket_slo.streams.core import first_response
-from ticket_slo.streams.core.emission import Emission, EventSource, kind_of
+from ticket_slo.streams.core.effects import Applied, Effect, Ignored
+from ticket_slo.streams.core.emission import Emission, EventSource, output_type
 from ticket_slo.streams.core.engine_stats import EngineStats
 from ticket_slo.streams.core.state_store import StateStore
-from ticket_slo.streams.core.ticket_state import CLOSED, DONE, PENDING, RUNNING, SEEN_LIMIT, TicketState
+from ticket_slo.streams.core.ticket_state import SEEN_LIMIT, BufferedEvent, Phase, TicketState
 from ticket_slo.streams.core.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds, seconds_to_micros
 from ticket_slo.streams.core.soonest_deadlines import DeadlineKey, SoonestDeadlines
 from ticket_slo.streams.core.timer_index import TimerIndex
@@ -58,7 +67,6 @@ DEFAULT_BUFFER_LIMIT: Final = 256
 #: Bytes the waiting events of one ticket may take in its record (as the changelog's JSON
 #: writes them), so that one record always fits a Kafka message with room to spare.
 BUFFER_BYTES_LIMIT: Final = 128 * 1024
-_STOPS: Final = frozenset({"ticket.acknowledged", "ticket.resolved"})
 
 
 class SloEngine:
@@ -94,28 +102,30 @@ class SloEngine:
 
     # -- public API -----------------------------------------------------------------------
 
-    def apply(self, event: TicketEvent, now: float, source: EventSource | None = None) -> list[Emission]:
-        """Apply one valid event at engine time ``now``; return what to publish, in order."""
+    def apply(self, event: TicketEvent, now: float, source: EventSource | None = None) -> Applied:
+        """Apply one valid event at engine time ``now``; return what it did and what to publish, in order."""
         now_us = seconds_to_micros(now)
         ticket_id = event.ticket_id
         record = self._store.get(ticket_id)
         state = TicketState() if record is None else TicketState.from_record(record)
         if state.has_seen(event.event_id):
             self.stats.duplicates += 1
-            return []
+            return Applied(Effect.DUPLICATE, [])
         old_due, old_priority, old_deadline = state.due, _running_priority(state), _deadline_key(state)
         state.remember(event.event_id, self._seen_limit)
         self.stats.events += 1
         out: list[BaseModel] = []
-        if state.phase == PENDING:
+        ignored: tuple[Ignored, ...] = ()
+        if state.phase is Phase.PENDING:
             if isinstance(event, TicketOpened):
-                self._open(ticket_id, state, event, now_us, out)
+                effect, ignored = self._open(ticket_id, state, event, now_us, out)
             else:
-                self._buffer(ticket_id, state, event, source, now_us, out)
+                effect = self._buffer(ticket_id, state, event, source, now_us, out)
         else:
-            self._on_known_ticket(ticket_id, state, event, now_us, out, fire_at_once=True)
+            why = self._on_known_ticket(ticket_id, state, event, now_us, out, fire_at_once=True)
+            effect, ignored = (Effect.APPLIED, ()) if why is None else (Effect.IGNORED, (why,))
         self._commit(ticket_id, state, old_due, old_priority, old_deadline)
-        return self._emit(ticket_id, out)
+        return Applied(effect, self._emit(ticket_id, out), ignored)
 
     def advance(self, now: float) -> list[Emission]:
         """Fire every timer the clock is strictly past: warnings, breaches, orphans, expiries."""
@@ -129,12 +139,12 @@ class SloEngine:
             old_due, old_priority, old_deadline = state.due, _running_priority(state), _deadline_key(state)
             out: list[BaseModel] = []
             delete = False
-            if state.phase == RUNNING:
+            if state.phase is Phase.RUNNING:
                 out = first_response.fire_due(ticket_id, state, self.policy, now_us)
-            elif state.phase == PENDING:
+            elif state.phase is Phase.PENDING:
                 out = self._orphan_all(ticket_id, state, now_us)
                 delete = True
-            elif state.phase == CLOSED:
+            elif state.phase is Phase.CLOSED:
                 self.stats.expired_closed += 1
                 delete = True
             self._commit(ticket_id, state, old_due, old_priority, old_deadline, delete=delete, popped=True)
@@ -180,9 +190,12 @@ class SloEngine:
 
     def _open(
         self, ticket_id: str, state: TicketState, opened: TicketOpened, now: int, out: list[BaseModel]
-    ) -> None:
-        """Start the clock (or mark not eligible), then apply what was buffered, in time order."""
-        buffered = [event_adapter().validate_json(text) for text, _ in state.buffer]
+    ) -> tuple[Effect, tuple[Ignored, ...]]:
+        """Start the clock (or mark not eligible), then apply what was buffered, in time order.
+
+        Returns the opening's effect and why each buffered event that changed nothing did not.
+        """
+        buffered = [event_adapter().validate_json(entry.text) for entry in state.buffer]
         state.buffer = []
         state.buffered_at = None
         if not self.policy.knows_plan(opened.plan):
@@ -190,14 +203,20 @@ class SloEngine:
         target = first_response.target_micros(self.policy, opened.plan, opened.priority)
         if target is None:
             self.stats.not_eligible += 1
-            state.retire(DONE)
+            state.retire(Phase.DONE)
+            effect = Effect.NOT_ELIGIBLE
         else:
             self.stats.clocks_started += 1
             first_response.start(state, opened, target)
+            effect = Effect.CLOCK_STARTED
         buffered.sort(key=lambda event: datetime_to_micros(event.occurred_at))
+        ignored: list[Ignored] = []
         for event in buffered:
             # Outcomes are judged by occurred_at; nothing fires between these.
-            self._on_known_ticket(ticket_id, state, event, now, out, fire_at_once=False)
+            why = self._on_known_ticket(ticket_id, state, event, now, out, fire_at_once=False)
+            if why is not None:
+                ignored.append(why)
+        return effect, tuple(ignored)
 
     def _on_known_ticket(
         self,
@@ -208,26 +227,29 @@ class SloEngine:
         out: list[BaseModel],
         *,
         fire_at_once: bool,
-    ) -> None:
-        """An event for a ticket that has been opened (running, done or closed)."""
-        if state.phase == CLOSED:
+    ) -> Ignored | None:
+        """An event for a ticket that has been opened (running, done or closed).
+
+        Returns why the event changed nothing, or ``None`` when it was applied.
+        """
+        if state.phase is Phase.CLOSED:
             self.stats.ignored_closed += 1
-            return
+            return Ignored.TICKET_CLOSED
         if isinstance(event, TicketOpened):
             self.stats.ignored_extra_open += 1
-            return
+            return Ignored.ALREADY_OPENED
         occurred = datetime_to_micros(event.occurred_at)
         if event.type == "ticket.closed":
-            if state.phase == RUNNING:
+            if state.phase is Phase.RUNNING:
                 out.extend(first_response.stop(ticket_id, state, occurred, now))
-            state.retire(CLOSED)
+            state.retire(Phase.CLOSED)
             state.closed_at = now
-            return
-        if state.phase != RUNNING:
-            return
-        if event.type in _STOPS:
+            return None
+        if state.phase is not Phase.RUNNING:
+            return None
+        if event.type in FIRST_RESPONSE_STOPS:
             out.extend(first_response.stop(ticket_id, state, occurred, now))
-            state.retire(DONE)
+            state.retire(Phase.DONE)
         elif isinstance(event, TicketPriorityChanged):
             out.extend(
                 first_response.change_priority(
@@ -235,6 +257,7 @@ class SloEngine:
                 )
             )
         # assigned, status_changed, eta_reported, reopened: no effect on the clock
+        return None
 
     def _buffer(
         self,
@@ -244,36 +267,33 @@ class SloEngine:
         source: EventSource | None,
         now: int,
         out: list[BaseModel],
-    ) -> None:
+    ) -> Effect:
         """Rule 7: keep the event (and where it came from) until the ticket is opened."""
         text = event.model_dump_json()
         size = _stored_size(text)
         if len(state.buffer) >= self._buffer_limit:
             reason = f"ticket {ticket_id!r} already has {self._buffer_limit} events waiting for ticket.opened"
             out.append(self._orphan_letter(ticket_id, text, source, now, reason))
-            return
-        if sum(_stored_size(waiting) for waiting, _ in state.buffer) + size > BUFFER_BYTES_LIMIT:
+            return Effect.ORPHANED
+        if sum(_stored_size(entry.text) for entry in state.buffer) + size > BUFFER_BYTES_LIMIT:
             reason = (f"ticket {ticket_id!r} already has {BUFFER_BYTES_LIMIT // 1024} KiB of events "
                       f"waiting for ticket.opened")
             out.append(self._orphan_letter(ticket_id, text, source, now, reason))
-            return
+            return Effect.ORPHANED
         if state.buffered_at is None:
             state.buffered_at = now
-        state.buffer.append([text, None if source is None else source.to_record()])
+        state.buffer.append(BufferedEvent(text, source))
         self.stats.buffered += 1
+        return Effect.BUFFERED
 
     def _orphan_all(self, ticket_id: str, state: TicketState, now: int) -> list[BaseModel]:
         timeout = micros_to_seconds(self._orphan_timeout)
         reason = f"ticket {ticket_id!r} was not opened within {timeout:g}s of its first buffered event"
-        return [
-            self._orphan_letter(ticket_id, text, EventSource.from_record(source), now, reason)
-            for text, source in state.buffer
-        ]
+        return [self._orphan_letter(ticket_id, entry.text, entry.source, now, reason) for entry in state.buffer]
 
     def _orphan_letter(
         self, ticket_id: str, text: str, source: EventSource | None, now: int, reason: str
     ) -> DeadLetter:
-        self.stats.orphans += 1
         where = source or EventSource()
         return DeadLetter.of(
             ORPHAN.value,
@@ -290,11 +310,11 @@ class SloEngine:
     # -- bookkeeping --------------------------------------------------------------------
 
     def _due_of(self, state: TicketState) -> int | None:
-        if state.phase == RUNNING:
+        if state.phase is Phase.RUNNING:
             return first_response.next_due(state, self.policy)
-        if state.phase == PENDING and state.buffered_at is not None:
+        if state.phase is Phase.PENDING and state.buffered_at is not None:
             return state.buffered_at + self._orphan_timeout
-        if state.phase == CLOSED and state.closed_at is not None:
+        if state.phase is Phase.CLOSED and state.closed_at is not None:
             return state.closed_at + self._closed_retention
         return None
 
@@ -315,7 +335,7 @@ class SloEngine:
         must be pushed again.
         """
         new_priority = None if delete else _running_priority(state)
-        if delete or (state.phase == PENDING and not state.buffer):
+        if delete or (state.phase is Phase.PENDING and not state.buffer):
             self._store.delete(ticket_id)
             new_due = None
         else:
@@ -340,17 +360,13 @@ class SloEngine:
         return record is not None and TicketState.due_of(record) == due
 
     def _emit(self, ticket_id: str, models: list[BaseModel]) -> list[Emission]:
-        stats = self.stats
+        """Count each output under its counter and give it its kind (see ``OUTPUT_TYPES``)."""
+        emissions: list[Emission] = []
         for model in models:
-            if isinstance(model, SloBreached):
-                stats.breaches += 1
-            elif isinstance(model, SloBreachRetracted):
-                stats.retractions += 1
-            elif isinstance(model, SloAtRisk):
-                stats.warnings += 1
-            elif isinstance(model, SloCompleted):
-                stats.outcomes += 1
-        return [Emission(kind_of(model), ticket_id, model) for model in models]
+            entry = output_type(model)
+            self.stats.count(entry.counter)
+            emissions.append(Emission(entry.kind, ticket_id, model))
+        return emissions
 
 
 def _stored_size(text: str) -> int:
@@ -359,11 +375,12 @@ def _stored_size(text: str) -> int:
 
 
 def _running_priority(state: TicketState) -> str | None:
-    return state.priority if state.phase == RUNNING else None
+    return state.priority if state.phase is Phase.RUNNING else None
 
 
 def _deadline_key(state: TicketState) -> DeadlineKey | None:
     """(priority, deadline) of a running clock that has not breached, else ``None``."""
-    if state.phase != RUNNING or state.breached or state.priority is None:
+    if state.phase is not Phase.RUNNING or state.breached:
         return None
-    return state.priority, state.deadline
+    clock = state.running()
+    return clock.priority, clock.deadline

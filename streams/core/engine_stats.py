@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Final
 
-__all__ = ["EngineStats"]
+__all__ = ["EngineStats", "COUNTER_NAMES"]
 
 
 @dataclass(slots=True)
@@ -26,5 +27,13 @@ class EngineStats:
     orphans: int = 0  # buffered events dead-lettered because the ticket never opened
     expired_closed: int = 0  # closed markers deleted after retention
 
+    def count(self, counter: str) -> None:
+        """Add one to the counter named ``counter`` (a name from ``OUTPUT_TYPES``)."""
+        setattr(self, counter, getattr(self, counter) + 1)
+
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+#: The counters' names, in declaration order.
+COUNTER_NAMES: Final[tuple[str, ...]] = tuple(field.name for field in fields(EngineStats))

@@ -30,15 +30,13 @@ between the live worker and a replay.
 
 from __future__ import annotations
 
-from typing import cast
-
 from pydantic import BaseModel
 
 from ticket_slo.schemas.events import Priority, TicketOpened
 from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.core import slo_outputs
-from ticket_slo.streams.core.ticket_state import RUNNING, TicketState
+from ticket_slo.streams.core.ticket_state import Phase, RunningClock, TicketState
 from ticket_slo.streams.core.timebase import MICROS_PER_SECOND, datetime_to_micros
 
 __all__ = ["target_micros", "start", "change_priority", "fire_due", "stop", "next_due"]
@@ -52,7 +50,7 @@ def target_micros(policy: Policy, plan: str, priority: Priority) -> int | None:
 
 def start(state: TicketState, opened: TicketOpened, target: int) -> None:
     """Rule 1: the clock starts at the opening's ``occurred_at``."""
-    state.phase = RUNNING
+    state.phase = Phase.RUNNING
     state.priority = opened.priority
     state.plan = opened.plan
     state.customer_id = opened.customer_id
@@ -81,7 +79,7 @@ def change_priority(
             out.append(slo_outputs.breached(ticket_id, state, max(now, occurred)))
             state.breached = True
         return out
-    target = target_micros(policy, cast(str, state.plan), priority)
+    target = target_micros(policy, state.running().plan, priority)
     if target is None:  # the plan lost the objective in a policy reload: keep the old terms
         return out
     state.priority = priority
@@ -95,8 +93,8 @@ def change_priority(
     return out
 
 
-def _threshold_time(state: TicketState, fraction: float) -> int:
-    return cast(int, state.start) + round(fraction * cast(int, state.target))
+def _threshold_time(clock: RunningClock, fraction: float) -> int:
+    return clock.start + round(fraction * clock.target)
 
 
 def fire_due(ticket_id: str, state: TicketState, policy: Policy, now: int) -> list[BaseModel]:
@@ -109,9 +107,10 @@ def fire_due(ticket_id: str, state: TicketState, policy: Policy, now: int) -> li
     out: list[BaseModel] = []
     if state.breached:
         return out
-    past_deadline = now > state.deadline
-    thresholds = policy.warn_at(cast(str, state.plan))
-    while state.warned < len(thresholds) and now > _threshold_time(state, thresholds[state.warned]):
+    clock = state.running()
+    past_deadline = now > clock.deadline
+    thresholds = policy.warn_at(clock.plan)
+    while state.warned < len(thresholds) and now > _threshold_time(clock, thresholds[state.warned]):
         if not past_deadline:
             out.append(slo_outputs.at_risk(ticket_id, state, thresholds[state.warned], now))
         state.warned += 1
@@ -142,7 +141,8 @@ def next_due(state: TicketState, policy: Policy) -> int | None:
     """When this running clock next needs attention: next threshold, else the deadline."""
     if state.breached:
         return None
-    thresholds = policy.warn_at(cast(str, state.plan))
+    clock = state.running()
+    thresholds = policy.warn_at(clock.plan)
     if state.warned < len(thresholds):
-        return _threshold_time(state, thresholds[state.warned])
-    return state.deadline
+        return _threshold_time(clock, thresholds[state.warned])
+    return clock.deadline

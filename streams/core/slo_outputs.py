@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
-from ticket_slo.schemas.events import Priority
 from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.outputs import SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted, breach_id
 from ticket_slo.streams.core.ticket_state import TicketState
@@ -14,23 +11,25 @@ __all__ = ["breached", "retracted", "at_risk", "completed"]
 
 
 def _who(ticket_id: str, state: TicketState) -> dict[str, object]:
+    clock = state.running()
     return {
         "ticket_id": ticket_id,
         "objective": FIRST_RESPONSE,
-        "priority": cast(Priority, state.priority),
-        "plan": state.plan,
+        "priority": clock.priority,
+        "plan": clock.plan,
         "customer_id": state.customer_id,
     }
 
 
 def breached(ticket_id: str, state: TicketState, detected_at: int) -> SloBreached:
+    clock = state.running()
     return SloBreached(
         breach_id=breach_id(ticket_id, FIRST_RESPONSE, state.breach_cycle),
         **_who(ticket_id, state),
         account_manager=state.account_manager,
-        started_at=micros_to_datetime(cast(int, state.start)),
-        deadline=micros_to_datetime(state.deadline),
-        target_seconds=micros_to_seconds(cast(int, state.target)),
+        started_at=micros_to_datetime(clock.start),
+        deadline=micros_to_datetime(clock.deadline),
+        target_seconds=micros_to_seconds(clock.target),
         detected_at=micros_to_datetime(detected_at),
     )
 
@@ -57,12 +56,12 @@ def at_risk(ticket_id: str, state: TicketState, threshold: float, detected_at: i
 
 
 def completed(ticket_id: str, state: TicketState, stopped_at: int, met: bool) -> SloCompleted:
-    start = cast(int, state.start)
+    clock = state.running()
     return SloCompleted(
         **_who(ticket_id, state),
-        started_at=micros_to_datetime(start),
+        started_at=micros_to_datetime(clock.start),
         stopped_at=micros_to_datetime(stopped_at),
-        elapsed_seconds=micros_to_seconds(max(0, stopped_at - start)),
-        target_seconds=micros_to_seconds(cast(int, state.target)),
+        elapsed_seconds=micros_to_seconds(max(0, stopped_at - clock.start)),
+        target_seconds=micros_to_seconds(clock.target),
         met=met,
     )

@@ -18,27 +18,52 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final
+from enum import Enum
+from typing import Any, Callable, Final, NamedTuple
 
+from ticket_slo.schemas.events import Priority
+from ticket_slo.streams.core.emission import EventSource
 from ticket_slo.streams.core.state_store import Record
 
 __all__ = [
-    "PENDING",
-    "RUNNING",
-    "DONE",
-    "CLOSED",
-    "PHASES",
+    "Phase",
+    "BufferedEvent",
+    "RunningClock",
     "RECORD_VERSION",
     "SEEN_LIMIT",
     "TicketState",
     "event_id_hash",
 ]
 
-PENDING: Final = "pending"  # events arrived before ticket.opened; they wait in ``buffer``
-RUNNING: Final = "running"  # opened, eligible, first-response clock not yet stopped
-DONE: Final = "done"  # outcome published (or not eligible); only de-duplication is left
-CLOSED: Final = "closed"  # closed marker: ignores everything until it expires
-PHASES: Final = (PENDING, RUNNING, DONE, CLOSED)
+
+class Phase(Enum):
+    """Where a ticket is in its life; the values are the record's short codes."""
+
+    PENDING = "p"  # events arrived before ticket.opened; they wait in ``buffer``
+    RUNNING = "r"  # opened, eligible, first-response clock not yet stopped
+    DONE = "d"  # outcome published (or not eligible); only de-duplication is left
+    CLOSED = "c"  # closed marker: ignores everything until it expires
+
+
+class BufferedEvent(NamedTuple):
+    """An event waiting for its ticket's opening: its JSON text and where it came from."""
+
+    text: str
+    source: EventSource | None
+
+
+class RunningClock(NamedTuple):
+    """The terms of a running first-response clock, every one of them known (engine microseconds)."""
+
+    priority: Priority
+    plan: str
+    start: int
+    target: int
+
+    @property
+    def deadline(self) -> int:
+        return self.start + self.target
+
 
 RECORD_VERSION: Final = 1
 SEEN_LIMIT: Final = 64
@@ -55,14 +80,14 @@ def event_id_hash(event_id: str) -> str:
 class TicketState:
     """Mutable working copy of one ticket's record; times are engine microseconds."""
 
-    phase: str = PENDING
+    phase: Phase = Phase.PENDING
     seen: str = ","  # ",h1,h2,...," — oldest first, at most SEEN_LIMIT hashes
     due: int | None = None  # the one timer-index entry that is current for this ticket
     # pending
-    buffer: list[list[Any]] = field(default_factory=list)  # [event JSON text, EventSource record | None]
+    buffer: list[BufferedEvent] = field(default_factory=list)
     buffered_at: int | None = None  # engine clock when the first event was buffered
     # running
-    priority: str | None = None
+    priority: Priority | None = None
     plan: str | None = None
     customer_id: str | None = None
     account_manager: str | None = None
@@ -92,18 +117,23 @@ class TicketState:
 
     # -- derived ----------------------------------------------------------------------
 
+    def running(self) -> RunningClock:
+        """The clock's terms; asking a ticket without a running clock for them is a bug."""
+        priority, plan, start, target = self.priority, self.plan, self.start, self.target
+        if self.phase is not Phase.RUNNING or priority is None or plan is None or start is None or target is None:
+            raise ValueError(f"ticket in phase {self.phase.name.lower()} has no running clock")
+        return RunningClock(priority, plan, start, target)
+
     @property
     def deadline(self) -> int:
-        if self.start is None or self.target is None:
-            raise ValueError(f"ticket in phase {self.phase!r} has no running clock")
-        return self.start + self.target
+        return self.running().deadline
 
     # -- transitions that drop fields ---------------------------------------------------
 
-    def retire(self, phase: str) -> None:
+    def retire(self, phase: Phase) -> None:
         """Become a ``done`` or ``closed`` state: keep only what de-duplication needs."""
-        if phase not in (DONE, CLOSED):
-            raise ValueError(f"cannot retire a ticket into phase {phase!r}")
+        if phase not in (Phase.DONE, Phase.CLOSED):
+            raise ValueError(f"cannot retire a ticket into phase {phase.name.lower()}")
         kept_seen = self.seen
         for name in TicketState.__slots__:
             setattr(self, name, _DEFAULTS[name]() if name in _DEFAULTS else None)
@@ -114,11 +144,14 @@ class TicketState:
 
     def to_record(self) -> Record:
         """Compact JSON-able dict: short keys, empty fields left out."""
-        record: Record = {"v": RECORD_VERSION, "ph": _PHASE_CODE[self.phase], "s": self.seen}
+        record: Record = {"v": RECORD_VERSION, "ph": self.phase.value, "s": self.seen}
         for name, key in _FIELD_KEYS:
             value = getattr(self, name)
             if value is not None and value != [] and value is not False and value != _OMITTED.get(name):
-                record[key] = list(value) if name == "buffer" else (1 if value is True else value)
+                if name == "buffer":
+                    value = [[entry.text, None if entry.source is None else entry.source.to_record()]
+                             for entry in value]
+                record[key] = 1 if value is True else value
         return record
 
     @classmethod
@@ -127,15 +160,15 @@ class TicketState:
         if version != RECORD_VERSION:
             raise ValueError(f"ticket state record version {version!r} is not {RECORD_VERSION}")
         try:
-            phase = _PHASE_BY_CODE[record["ph"]]
-        except KeyError:
+            phase = Phase(record.get("ph"))
+        except ValueError:
             raise ValueError(f"ticket state record has unknown phase {record.get('ph')!r}") from None
         state = cls(phase=phase, seen=record.get("s", ","))
         for name, key in _FIELD_KEYS:
             if key in record:
                 value = record[key]
                 if name == "buffer":
-                    value = list(value)
+                    value = [BufferedEvent(text, EventSource.from_record(source)) for text, source in value]
                 elif name == "breached":
                     value = bool(value)
                 setattr(state, name, value)
@@ -149,11 +182,9 @@ class TicketState:
     @staticmethod
     def running_priority_of(record: Record) -> str | None:
         """Priority of a running clock (for the open-clock gauge), else ``None``."""
-        return record.get("p") if record.get("ph") == "r" else None
+        return record.get("p") if record.get("ph") == Phase.RUNNING.value else None
 
 
-_PHASE_CODE: Final = {PENDING: "p", RUNNING: "r", DONE: "d", CLOSED: "c"}
-_PHASE_BY_CODE: Final = {code: phase for phase, code in _PHASE_CODE.items()}
 _FIELD_KEYS: Final = (
     ("due", "d"),
     ("buffer", "b"),
@@ -172,7 +203,7 @@ _FIELD_KEYS: Final = (
 _DEFAULTS: Final[dict[str, Callable[[], Any]]] = {
     "buffer": list,
     "seen": lambda: ",",
-    "phase": lambda: PENDING,
+    "phase": lambda: Phase.PENDING,
     "warned": lambda: 0,
     "breached": lambda: False,
     "breach_cycle": lambda: 1,

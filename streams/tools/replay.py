@@ -9,7 +9,7 @@ the live pipeline be checked against a replay of the same input.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Iterable, TextIO
 
 from ticket_slo.schemas.outputs import DeadLetter
@@ -18,6 +18,7 @@ from ticket_slo.schemas.validation import InvalidEvent, parse_event
 from ticket_slo.streams.core.clocks import ReplayClock
 from ticket_slo.streams.core.emission import Emission, EventSource
 from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.engine_stats import EngineStats
 from ticket_slo.streams.core.state_store import DictStateStore, StateStore
 from ticket_slo.streams.core.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds
 
@@ -26,7 +27,11 @@ __all__ = ["ReplaySummary", "replay"]
 
 @dataclass(slots=True)
 class ReplaySummary:
-    """What a replay saw and produced."""
+    """What a replay saw and produced.
+
+    The first three counts are the replay's own; every other field is the ``EngineStats``
+    counter of the same name (see there for its meaning), copied by ``take_engine_stats``.
+    """
 
     lines: int = 0  # non-blank lines read
     valid: int = 0
@@ -37,12 +42,21 @@ class ReplaySummary:
     warnings: int = 0
     outcomes: int = 0
     orphans: int = 0
-    not_eligible: int = 0  # opened on a plan without the objective: no clock
-    ignored_closed: int = 0  # valid, new, but for a closed ticket
-    ignored_extra_open: int = 0  # a second ticket.opened for a known ticket
+    not_eligible: int = 0
+    ignored_closed: int = 0
+    ignored_extra_open: int = 0
+
+    def take_engine_stats(self, stats: EngineStats) -> None:
+        """Copy the engine's counters that the summary reports, by name."""
+        for name in _FROM_ENGINE:
+            setattr(self, name, getattr(stats, name))
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+_OWN_COUNTS = ("lines", "valid", "invalid")
+_FROM_ENGINE = tuple(field.name for field in fields(ReplaySummary) if field.name not in _OWN_COUNTS)
 
 
 def replay(
@@ -92,20 +106,11 @@ def replay(
             continue
         summary.valid += 1
         now = micros_to_seconds(clock.observe(datetime_to_micros(event.occurred_at)))
-        _write(engine.apply(event, now, EventSource(location=location)), out, dead_letters)
+        _write(engine.apply(event, now, EventSource(location=location)).emissions, out, dead_letters)
         _write(engine.advance(now), out, dead_letters)
     if until is not None:
         _write(engine.advance(until), out, dead_letters)
-    stats = engine.stats
-    summary.duplicates = stats.duplicates
-    summary.breaches = stats.breaches
-    summary.retractions = stats.retractions
-    summary.warnings = stats.warnings
-    summary.outcomes = stats.outcomes
-    summary.orphans = stats.orphans
-    summary.not_eligible = stats.not_eligible
-    summary.ignored_closed = stats.ignored_closed
-    summary.ignored_extra_open = stats.ignored_extra_open
+    summary.take_engine_stats(engine.stats)
     return summary
 
 

@@ -159,7 +159,7 @@ def expected_fate(sent: list[Sent], now: float) -> tuple[dict[tuple[int, int], s
         except InvalidEvent as invalid:
             reasons[(record.partition, record.offset)] = invalid.reason
             continue
-        for emission in engine.apply(event, now):
+        for emission in engine.apply(event, now).emissions:
             if emission.kind == "dead_letter":  # a buffer overflow: dead-lettered at once as an orphan
                 reasons[(record.partition, record.offset)] = emission.model.reason
     return reasons, engine.stats.duplicates

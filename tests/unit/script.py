@@ -120,7 +120,7 @@ class Run:
     def apply(self, event: TicketEvent, now: float | None = None, source: EventSource | None = None) -> list[tuple[Any, ...]]:
         """Apply at ``now`` minutes (default: the event's own time)."""
         minutes = now if now is not None else (event.occurred_at - T0).total_seconds() / 60
-        out = self.engine.apply(event, clock(minutes), source)
+        out = self.engine.apply(event, clock(minutes), source).emissions
         self.emitted.extend(out)
         return [summary(item) for item in out]
 

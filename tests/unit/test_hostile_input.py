@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from ticket_slo.schemas.events import EARLIEST_TIMESTAMP, EVENT_TYPES, LATEST_TIMESTAMP
 from ticket_slo.schemas.policy import load_policy
 from ticket_slo.schemas.validation import MAX_EVENT_BYTES, REASONS, InvalidEvent, parse_event
+from ticket_slo.streams.core.effects import Applied, Effect
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.state_store import DictStateStore
 
@@ -222,7 +223,7 @@ def test_any_accepted_timestamp_can_be_tracked_to_its_outcome(moment: datetime, 
     engine.apply(opening, now)
     engine.advance(now + 3600 * 24)  # warnings and the breach fire, with their timestamps
     late_ack = encode(event("ticket.acknowledged", event_id="e-2", occurred_at=stamp))
-    for emission in engine.apply(parse_event(late_ack, b"T-1"), now + 3600 * 24) + engine.advance(now + 86400 * 3):
+    for emission in engine.apply(parse_event(late_ack, b"T-1"), now + 3600 * 24).emissions + engine.advance(now + 86400 * 3):
         emission.model.model_dump_json()
 
 
@@ -254,7 +255,7 @@ def test_a_repeated_id_is_ignored_whatever_it_now_says() -> None:
                  parsed("ticket.priority_changed", "e-1", 30, priority="P1"),
                  parsed("ticket.opened", "e-1", 40, priority="P1", customer_id="someone-else")]
     for impostor in impostors:
-        assert engine.apply(impostor, 50.0) == []
+        assert engine.apply(impostor, 50.0) == Applied(Effect.DUPLICATE, [])
     assert engine.stats.duplicates == len(impostors)
     assert json.dumps(store.get("T-1"), sort_keys=True) == before
 

@@ -74,3 +74,29 @@ def test_ignored_events_are_exported_at_zero_by_reason() -> None:
     ignored = {labels["reason"]: value for name, labels, value in samples(metrics)
                if name == "ticket_slo_events_ignored_total"}
     assert ignored == {"ticket_closed": 0.0, "already_opened": 0.0}
+
+
+def test_each_engine_output_is_counted_in_its_own_family() -> None:
+    from tests.unit.script import Run, acknowledged, assigned, clock, opened, priority_changed
+
+    run = Run(orphan_timeout=60.0)
+    run.apply(opened("t1", at=0, priority="P1"))      # P1: 30 minutes
+    run.advance(16)                                    # 50% warning
+    run.advance(31)                                    # breach
+    run.apply(priority_changed("t1", at=10, priority="P2"), now=32)  # late lower priority: retracted
+    run.apply(acknowledged("t1", at=33))               # met under P2
+    run.apply(assigned("never-opened", at=0))
+    run.advance(200)                                   # its orphan dead letter
+    metrics = SloMetrics([1800.0, 3600.0], warn_thresholds=[0.5, 0.75, 0.9])
+    for emission in run.emitted:
+        metrics.record_emission(emission, clock(40))
+    counted = {(name, labels.get("priority", ""), labels.get("threshold", labels.get("result", labels.get("reason", ""))))
+               for name, labels, value in samples(metrics)
+               if value > 0 and name.startswith("ticket_slo_") and name.endswith("_total")}
+    assert counted == {
+        ("ticket_slo_at_risk_total", "P1", "0.5"),
+        ("ticket_slo_breaches_total", "P1", ""),
+        ("ticket_slo_breach_retractions_total", "P2", ""),
+        ("ticket_slo_outcomes_total", "P2", "met"),
+        ("ticket_slo_events_invalid_total", "", "orphan"),
+    }

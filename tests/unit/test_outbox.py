@@ -28,7 +28,7 @@ def _engines(table: Table, committed: dict[tuple[str, int], int]) -> PartitionEn
 
 
 def _emit(engine: SloEngine, event: Any, now: float) -> list[tuple[Emission, str]]:
-    return [(e, e.model.model_dump_json()) for e in engine.apply(event, now)]
+    return [(e, e.model.model_dump_json()) for e in engine.apply(event, now).emissions]
 
 
 def test_a_state_write_carries_its_outputs_and_writes_are_staged_until_commit() -> None:

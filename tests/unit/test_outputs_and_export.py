@@ -82,3 +82,28 @@ def test_json_schemas_cover_every_model_and_are_deterministic() -> None:
     assert "detected_at" in breached["required"] and "type" in breached["required"]
     assert breached["properties"]["deadline"] == {"format": "date-time", "title": "Deadline", "type": "string"}
     assert "P1" in json.dumps(schemas["policy"]) and "warn_at" in json.dumps(schemas["policy"])
+
+
+def test_the_output_table_covers_every_output_model_once_with_a_real_counter() -> None:
+    from ticket_slo.schemas.outputs import OUTPUT_MODELS
+    from ticket_slo.streams.core.emission import EMISSION_KINDS, OUTPUT_TYPES, kind_of
+    from ticket_slo.streams.core.engine_stats import COUNTER_NAMES
+
+    assert sorted(entry.model.__name__ for entry in OUTPUT_TYPES) == sorted(model.__name__ for model in OUTPUT_MODELS)
+    assert {entry.kind for entry in OUTPUT_TYPES} == set(EMISSION_KINDS)
+    assert all(entry.counter in COUNTER_NAMES for entry in OUTPUT_TYPES)
+    assert len({entry.counter for entry in OUTPUT_TYPES}) == len(OUTPUT_TYPES)  # no two share a counter
+    assert kind_of(breach()) == "breach"
+
+
+def test_a_model_that_is_not_an_output_is_refused_by_name() -> None:
+    import pytest
+    from pydantic import BaseModel
+
+    from ticket_slo.streams.core.emission import kind_of
+
+    class SloPolicy(BaseModel):
+        pass
+
+    with pytest.raises(TypeError, match="^SloPolicy is not an engine output model$"):
+        kind_of(SloPolicy())

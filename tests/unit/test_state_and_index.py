@@ -6,13 +6,13 @@ import json
 from typing import Any, Iterable
 
 from ticket_slo.streams.core.state_store import DictStateStore, Record, StateStore
-from ticket_slo.streams.core.ticket_state import CLOSED, RUNNING, SEEN_LIMIT, TicketState
+from ticket_slo.streams.core.ticket_state import SEEN_LIMIT, Phase, TicketState
 from ticket_slo.streams.core.timer_index import TimerIndex
 from tests.unit.script import Run, acknowledged, clock, opened, priority_changed
 
 
 def test_running_state_round_trips_through_its_record() -> None:
-    state = TicketState(phase=RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=3600_000_000,
+    state = TicketState(phase=Phase.RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=3600_000_000,
                         warned=2, breached=True, breach_cycle=2, due=None)
     state.remember("e1")
     record = state.to_record()
@@ -22,13 +22,13 @@ def test_running_state_round_trips_through_its_record() -> None:
 
 
 def test_a_first_breach_cycle_costs_no_record_space() -> None:
-    state = TicketState(phase=RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=1)
+    state = TicketState(phase=Phase.RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=1)
     assert "bc" not in state.to_record() and "w" not in state.to_record()
     assert TicketState.from_record(state.to_record()).breach_cycle == 1
 
 
 def test_records_leave_out_empty_fields() -> None:
-    state = TicketState(phase=CLOSED, closed_at=5, due=7)
+    state = TicketState(phase=Phase.CLOSED, closed_at=5, due=7)
     assert set(state.to_record()) == {"v", "ph", "s", "ca", "d"}
 
 
@@ -43,10 +43,10 @@ def test_seen_ids_are_bounded_and_oldest_are_forgotten() -> None:
 
 
 def test_retire_keeps_only_the_seen_ids() -> None:
-    state = TicketState(phase=RUNNING, priority="P1", plan="p", customer_id="c", start=1, target=2, warned=1)
+    state = TicketState(phase=Phase.RUNNING, priority="P1", plan="p", customer_id="c", start=1, target=2, warned=1)
     state.remember("x")
-    state.retire(CLOSED)
-    assert state == TicketState(phase=CLOSED, seen=state.seen)
+    state.retire(Phase.CLOSED)
+    assert state == TicketState(phase=Phase.CLOSED, seen=state.seen)
 
 
 def test_timer_index_pops_in_due_order_and_skips_stale_entries() -> None:
@@ -100,3 +100,52 @@ def test_heap_does_not_grow_without_bound_under_rescheduling() -> None:
         run.apply(priority_changed("t1", at=minute / 100, priority="P3" if minute % 2 else "P4"))
     assert len(run.engine._index) < 2000
     assert run.engine.next_due() == clock(120 if 4999 % 2 else 240)
+
+
+#: Records as the changelog holds them today, written by hand: a pending ticket with one event
+#: from a live partition and one from a replayed file, and a running one that has warned once.
+OLD_RECORDS: list[str] = [
+    '{"v": 1, "ph": "p", "s": ",12c5b394b6ab7235,1f0e3dad99908345,", "d": 1700175482262000, '
+    '"b": [["{\\"event_id\\":\\"a\\",\\"ticket_id\\":\\"T\\",\\"occurred_at\\":\\"2023-11-15T22:58:02Z\\",'
+    '\\"type\\":\\"ticket.assigned\\",\\"assignee\\":\\"x\\"}", ["ticket-events", 3, 41, null]], '
+    '["{\\"event_id\\":\\"b\\"}", [null, null, null, "events.jsonl:7"]], ["{\\"event_id\\":\\"c\\"}", null]], '
+    '"ba": 1700089082262000}',
+    '{"v": 1, "ph": "r", "s": ",12c5b394b6ab7235,", "d": 1700000900000000, "p": "P2", "pl": "gold", '
+    '"c": "C1", "am": "amy", "st": 1700000000000000, "t": 3600000000, "w": 1, "bc": 2}',
+    '{"v": 1, "ph": "c", "s": ",12c5b394b6ab7235,", "d": 1700086400000000, "ca": 1700000000000000}',
+    '{"v": 1, "ph": "d", "s": ",12c5b394b6ab7235,"}',
+]
+
+
+def test_records_written_before_load_and_write_back_byte_for_byte() -> None:
+    for text in OLD_RECORDS:
+        assert json.dumps(TicketState.from_record(json.loads(text)).to_record()) == text
+
+
+def test_a_loaded_record_has_typed_phase_buffer_and_clock() -> None:
+    from ticket_slo.streams.core.emission import EventSource
+    from ticket_slo.streams.core.ticket_state import BufferedEvent, RunningClock
+
+    pending = TicketState.from_record(json.loads(OLD_RECORDS[0]))
+    assert pending.phase is Phase.PENDING
+    assert pending.buffer[0].source == EventSource(topic="ticket-events", partition=3, offset=41)
+    assert pending.buffer[1:] == [BufferedEvent('{"event_id":"b"}', EventSource(location="events.jsonl:7")),
+                                  BufferedEvent('{"event_id":"c"}', None)]
+    running = TicketState.from_record(json.loads(OLD_RECORDS[1]))
+    assert running.running() == RunningClock("P2", "gold", 1700000000000000, 3600000000)
+    assert running.deadline == 1700003600000000
+
+
+def test_only_a_running_ticket_has_clock_terms() -> None:
+    import pytest
+
+    closed = TicketState.from_record(json.loads(OLD_RECORDS[2]))
+    with pytest.raises(ValueError, match="^ticket in phase closed has no running clock$"):
+        closed.running()
+
+
+def test_an_unknown_phase_code_is_refused_by_name() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="^ticket state record has unknown phase 'x'$"):
+        TicketState.from_record({"v": 1, "ph": "x", "s": ","})
