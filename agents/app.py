@@ -16,6 +16,7 @@ from ticket_slo.agents.tracker import register_tracker
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.agents.faust_fixes.flow_control import ResumeOnceFlowControl
 from ticket_slo.agents.credentials import faust_credentials
+from ticket_slo.agents.faust_fixes.internals import warn_if_not_pinned
 from ticket_slo.agents.faust_fixes.offset_commits import TicketSloTransport
 from ticket_slo.streams.kafka.settings import Settings
 from ticket_slo.streams.kafka.topics import MAX_PRODUCER_REQUEST_BYTES
@@ -38,6 +39,7 @@ class TicketSloApp(faust.App):
 
 def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust.App:
     """Build the Faust app and register the pipeline's agents on it."""
+    warn_if_not_pinned()
     app = TicketSloApp(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_list],

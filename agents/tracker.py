@@ -20,6 +20,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from ticket_slo.agents.faust_fixes import internals
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.partition_engines import CLOCK, EVENTS, PartitionEngines, TableStore
 from ticket_slo.agents.progress import ProgressLog
@@ -163,10 +164,5 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
 
 
 def committed_offset(app: faust.App, tp: TP) -> int | None:
-    """The group's committed offset of ``tp`` as this worker last knew it.
-
-    Faust records it when it seeks to the committed offsets after an assignment and
-    after each commit; faust-streaming has no public accessor for it.
-    """
-    committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
-    return committed.get(tp)
+    """The group's committed offset of ``tp`` as this worker last knew it."""
+    return internals.committed_offset(app.consumer, tp)

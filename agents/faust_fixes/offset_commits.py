@@ -20,6 +20,8 @@ from typing import Any
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from ticket_slo.agents.faust_fixes.internals import acked_offsets
+
 __all__ = ["DeduplicatingConsumer", "TicketSloTransport"]
 
 
@@ -27,7 +29,7 @@ class DeduplicatingConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer whose commit bookkeeping counts each offset once."""
 
     def _new_offset(self, tp: TP) -> int | None:
-        acked = self._acked[tp]
+        acked = acked_offsets(self, tp)
         if len(acked) > 1:
             # Duplicates left by an earlier merge of a gap: drop them before Faust looks for
             # the first consecutive run (the list object itself is shared: update in place).

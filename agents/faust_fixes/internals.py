@@ -1,0 +1,57 @@
+"""Every read of a private faust-streaming attribute, in one module, pinned to one version.
+
+faust-streaming has no public accessor for what these read. They were written against
+``PINNED_FAUST_VERSION`` (the version pyproject.toml pins); a private attribute can be
+renamed or change meaning in any release, so another version gets a warning when the app
+is created, and ``tests/unit/test_faust_internals.py`` fails until each read here (and
+each override of a private method in ``ticket_slo.agents.faust_fixes``) has been checked
+against it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final, Mapping
+
+import faust
+from faust.types import TP
+
+__all__ = ["PINNED_FAUST_VERSION", "version_mismatch", "warn_if_not_pinned", "committed_offset", "acked_offsets"]
+
+log = logging.getLogger(__name__)
+
+PINNED_FAUST_VERSION: Final = "0.15.3"
+
+
+def version_mismatch(version: str = faust.__version__) -> str | None:
+    """A one-line warning when ``version`` is not the pinned one, else ``None``."""
+    if version == PINNED_FAUST_VERSION:
+        return None
+    return (f"faust-streaming {version} is installed, but ticket-slo's workarounds read its private "
+            f"attributes as of {PINNED_FAUST_VERSION}: offsets, commits and redelivery may misbehave")
+
+
+def warn_if_not_pinned() -> None:
+    """Log the mismatch, if any (called once when the app is created)."""
+    message = version_mismatch()
+    if message is not None:
+        log.warning("%s", message)
+
+
+def committed_offset(consumer: Any, tp: TP) -> int | None:
+    """The group's committed offset of ``tp`` as this worker last knew it.
+
+    Faust records it when it seeks to the committed offsets after an assignment and after
+    each of its commits (``Consumer._committed_offset``).
+    """
+    committed: Mapping[TP, int | None] = getattr(consumer, "_committed_offset", {})
+    return committed.get(tp)
+
+
+def acked_offsets(consumer: Any, tp: TP) -> list[int]:
+    """Faust's list of acknowledged offsets of ``tp`` not yet committed (``Consumer._acked``).
+
+    The list object itself is Faust's: changing it in place changes Faust's bookkeeping.
+    """
+    acked: list[int] = consumer._acked[tp]
+    return acked
