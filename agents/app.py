@@ -12,7 +12,7 @@ from mode.utils.queues import FlowControlEvent
 
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.progress import ProgressLog
-from ticket_slo.agents.tracker import register_tracker
+from ticket_slo.agents.topology import register_tracker
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.agents.faust_fixes.flow_control import ResumeOnceFlowControl
 from ticket_slo.agents.credentials import faust_credentials
@@ -22,6 +22,9 @@ from ticket_slo.streams.kafka.settings import Settings
 from ticket_slo.streams.kafka.topics import MAX_PRODUCER_REQUEST_BYTES
 
 __all__ = ["create_app", "TicketSloApp"]
+
+#: Seconds between two lines of the progress log.
+PROGRESS_INTERVAL = 10.0
 
 
 class TicketSloApp(faust.App):
@@ -71,6 +74,7 @@ def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust
         producer_linger=0.01,
         datadir=str(settings.data_dir),
     )
-    progress = ProgressLog(app)
+    progress = ProgressLog()
+    app.timer(PROGRESS_INTERVAL, name="progress-log")(progress.log_changes)
     register_tracker(app, settings, policy, progress, metrics)
     return app

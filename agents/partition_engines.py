@@ -1,55 +1,60 @@
 """One pure engine per owned partition, with its state (and an outbox) in the shared Faust table.
 
-Faust keeps every owned partition's keys in one table; a ticket's changelog
-partition is that of the message being processed. Each value is stored as
-``[partition, engine_record, outbox]``:
-
-* the partition lets the engines be rebuilt per partition after a rebalance without
-  knowing the producer's partitioner, and lets keys of partitions this worker no
-  longer owns be dropped from memory;
-* the outbox holds the output records this ticket produced for input messages whose
-  offsets were not yet committed, as ``[[source, offset, [[kind, json], ...]], ...]``
-  with source ``"e"`` (ticket-events) or ``"c"`` (the clock topic).
-
-Why the outbox: Faust flushes the producer before it commits offsets, so outputs of
-committed messages are safe; but a crash can persist a ticket's changelog write while
-losing the output it produced. The message is then processed again, the engine sees
-an event id (or a fired timer) it already applied, and would publish nothing. So the
-state carries its own recent outputs, and when an engine is rebuilt (after a restart
-or a rebalance) every outbox entry at or past the committed offset is published
-again. Consumers de-duplicate (``breach_id`` is deterministic); nothing is lost.
-
-The engine's writes are staged and land in the table once per message, together with
-the outputs they caused (``commit``).
+Faust keeps every owned partition's keys in one table; a ticket's changelog partition is
+that of the message being processed. Values are ``StoredTicket``s (see
+``ticket_slo.agents.table_values``). The engine's writes are staged in a ``TableStore`` and
+land in the table once per input message, each touched ticket together with the outputs
+that message produced for it (``TableStore.commit``); when an engine is rebuilt, the
+outputs of outbox entries at or past the committed offset are handed back for publishing
+again. Why, and in which order everything is written: ``ticket_slo.agents.tracker``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any, Callable, Final, Iterable
+from typing import Any, Callable, Final, Iterable, MutableMapping, NamedTuple, Protocol
 
-from ticket_slo.streams.core.emission import Emission
+from ticket_slo.agents.table_values import OutboxEntry, OutboxOutput, Source, StoredTicket, partition_of, record_of
+from ticket_slo.streams.core.emission import Emission, EmissionKind
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.state_store import Record
 
-__all__ = ["TableStore", "PartitionEngines", "Redelivery", "EVENTS", "CLOCK"]
+__all__ = ["TicketTable", "TableStore", "PartitionEngines", "Redelivery", "CommittedOffset", "OUTBOX_LIMIT"]
 
 log = logging.getLogger(__name__)
 
 #: Outbox entries kept per ticket (each is one input message's outputs for that ticket).
 OUTBOX_LIMIT: Final = 16
 
-EVENTS: Final = "e"
-CLOCK: Final = "c"
 _DELETED: Final = object()
 
 EngineFactory = Callable[["TableStore"], SloEngine]
 #: (source, partition) → the committed offset of that input partition, if known.
-CommittedOffset = Callable[[str, int], "int | None"]
-#: An output to publish again: (kind, key, JSON value).
-Redelivery = tuple[str, str, str]
-OutboxEntry = list[Any]  # [source, offset, [[kind, json], ...]]
+CommittedOffset = Callable[[Source, int], "int | None"]
+
+
+class Redelivery(NamedTuple):
+    """An output found in an outbox that must be published again."""
+
+    kind: EmissionKind
+    key: str
+    payload: str
+
+
+class TicketTable(Protocol):
+    """What is used of a Faust table (a dict with a ``data`` attribute stands in for it in tests)."""
+
+    @property
+    def data(self) -> MutableMapping[str, Any]: ...
+
+    def get(self, key: str) -> Any: ...
+
+    def __setitem__(self, key: str, value: Any) -> None: ...
+
+    def __delitem__(self, key: str) -> None: ...
+
+    def __contains__(self, key: object) -> bool: ...
 
 
 class TableStore:
@@ -57,7 +62,7 @@ class TableStore:
 
     __slots__ = ("_table", "_partition", "_snapshot", "_staged", "_committed")
 
-    def __init__(self, table: Any, partition: int, snapshot: list[tuple[str, Record]],
+    def __init__(self, table: TicketTable, partition: int, snapshot: list[tuple[str, Record]],
                  committed: CommittedOffset) -> None:
         self._table = table
         self._partition = partition
@@ -70,8 +75,7 @@ class TableStore:
         staged = self._staged.get(key)
         if staged is not None:
             return None if staged is _DELETED else staged
-        stored = self._table.get(key)
-        return None if stored is None else stored[1]
+        return record_of(self._table.get(key))
 
     def put(self, key: str, value: Record) -> None:
         self._staged[key] = value
@@ -83,13 +87,14 @@ class TableStore:
         snapshot, self._snapshot = self._snapshot, None
         if snapshot is not None:
             return snapshot
-        return [(k, v[1]) for k, v in list(self._table.data.items()) if v and v[0] == self._partition]
+        return [(key, stored[1]) for key, stored in list(self._table.data.items())
+                if partition_of(stored) == self._partition]
 
-    def commit(self, source: str, offset: int, emissions: list[tuple[Emission, str]]) -> None:
+    def commit(self, source: Source, offset: int, emissions: list[tuple[Emission, str]]) -> None:
         """Write the staged state, each ticket's outbox carrying the outputs of this message."""
-        produced: dict[str, list[list[str]]] = defaultdict(list)
+        produced: dict[str, list[OutboxOutput]] = defaultdict(list)
         for emission, payload in emissions:
-            produced[emission.key].append([emission.kind, payload])
+            produced[emission.key].append(OutboxOutput(emission.kind, payload))
         staged, self._staged = self._staged, {}
         for key, record in staged.items():
             if record is _DELETED:
@@ -98,18 +103,19 @@ class TableStore:
                 continue
             outbox = self._pending_outbox(key)
             if key in produced:
-                outbox.append([source, offset, produced[key]])
+                outbox.append(OutboxEntry(source, offset, produced[key]))
                 # Bounded, so a ticket's value always fits a changelog message: only a crash
                 # within one commit interval of more emitting messages could lose the oldest.
                 del outbox[:-OUTBOX_LIMIT]
-            self._table[key] = [self._partition, record, outbox]
+            self._table[key] = StoredTicket(self._partition, record, outbox).to_stored()
 
     def _pending_outbox(self, key: str) -> list[OutboxEntry]:
         """The ticket's outbox entries whose input offsets are not committed yet."""
         stored = self._table.get(key)
-        if not stored or len(stored) < 3:
+        if not stored:
             return []
-        return [entry for entry in stored[2] if _uncommitted(entry, self._partition, self._committed)]
+        return [entry for entry in StoredTicket.read(stored).outbox
+                if _uncommitted(entry, self._partition, self._committed)]
 
 
 class PartitionEngines:
@@ -121,7 +127,7 @@ class PartitionEngines:
     at that moment sees the whole state. Partitions kept through a rebalance keep their engines.
     """
 
-    def __init__(self, table: Any, factory: EngineFactory, committed: CommittedOffset) -> None:
+    def __init__(self, table: TicketTable, factory: EngineFactory, committed: CommittedOffset) -> None:
         self._table = table
         self._factory = factory
         self._committed = committed
@@ -137,7 +143,7 @@ class PartitionEngines:
             del self._engines[partition]
             del self._stores[partition]
         data = self._table.data
-        for key in [k for k, stored in list(data.items()) if stored and stored[0] not in owned]:
+        for key in [k for k, stored in list(data.items()) if stored and partition_of(stored) not in owned]:
             data.pop(key, None)  # left behind by a revoked partition: not ours to act on
 
     def engine(self, partition: int) -> SloEngine:
@@ -166,12 +172,13 @@ class PartitionEngines:
         """One pass over the table for this partition's records and uncommitted outboxes."""
         snapshot: list[tuple[str, Record]] = []
         for key, stored in list(self._table.data.items()):
-            if not stored or stored[0] != partition:
+            if partition_of(stored) != partition:
                 continue
-            snapshot.append((key, stored[1]))
-            for entry in stored[2] if len(stored) > 2 else ():
+            ticket = StoredTicket.read(stored)
+            snapshot.append((key, ticket.record))
+            for entry in ticket.outbox:
                 if _uncommitted(entry, partition, self._committed):
-                    self._redeliveries.extend((kind, key, payload) for kind, payload in entry[2])
+                    self._redeliveries.extend(Redelivery(kind, key, payload) for kind, payload in entry.outputs)
         store = TableStore(self._table, partition, snapshot, self._committed)
         engine = self._factory(store)
         self._stores[partition] = store
@@ -183,6 +190,5 @@ class PartitionEngines:
 
 def _uncommitted(entry: OutboxEntry, partition: int, committed: CommittedOffset) -> bool:
     """True unless the entry's input offset is below its partition's committed offset."""
-    source, offset = entry[0], entry[1]
-    mark = committed(source, partition)
-    return mark is None or offset >= mark
+    mark = committed(entry.source, partition)
+    return mark is None or entry.offset >= mark

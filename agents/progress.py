@@ -5,25 +5,22 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-import faust
-
 __all__ = ["ProgressLog"]
 
 log = logging.getLogger("ticket_slo.progress")
 
 
 class ProgressLog:
-    """Counts what agents report and logs the totals every ``interval`` seconds when they change."""
+    """Counts what the tracker reports; ``log_changes`` (run on a timer) logs the totals when they changed."""
 
-    def __init__(self, app: faust.App, interval: float = 10.0) -> None:
+    def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self._last_logged: Counter[str] = Counter()
-        app.timer(interval, name="progress-log")(self._log)
 
     def add(self, what: str, amount: int = 1) -> None:
         self.counts[what] += amount
 
-    async def _log(self) -> None:
+    async def log_changes(self) -> None:
         if self.counts == self._last_logged:
             return
         since = self.counts - self._last_logged
