@@ -15,7 +15,15 @@ import logging
 from collections import defaultdict
 from typing import Any, Callable, Final, Iterable, MutableMapping, NamedTuple, Protocol
 
-from ticket_slo.agents.table_values import OutboxEntry, OutboxOutput, Source, StoredTicket, partition_of, record_of
+from ticket_slo.agents.table_values import (
+    OutboxEntry,
+    OutboxOutput,
+    Source,
+    StoredTicket,
+    outbox_of,
+    partition_of,
+    record_of,
+)
 from ticket_slo.streams.core.emission import Emission, EmissionKind
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.state_store import Record
@@ -75,7 +83,8 @@ class TableStore:
         staged = self._staged.get(key)
         if staged is not None:
             return None if staged is _DELETED else staged
-        return record_of(self._table.get(key))
+        stored = self._table.get(key)
+        return None if stored is None else record_of(stored)
 
     def put(self, key: str, value: Record) -> None:
         self._staged[key] = value
@@ -87,7 +96,7 @@ class TableStore:
         snapshot, self._snapshot = self._snapshot, None
         if snapshot is not None:
             return snapshot
-        return [(key, stored[1]) for key, stored in list(self._table.data.items())
+        return [(key, record_of(stored)) for key, stored in list(self._table.data.items())
                 if partition_of(stored) == self._partition]
 
     def commit(self, source: Source, offset: int, emissions: list[tuple[Emission, str]]) -> None:
@@ -114,8 +123,10 @@ class TableStore:
         stored = self._table.get(key)
         if not stored:
             return []
-        return [entry for entry in StoredTicket.read(stored).outbox
-                if _uncommitted(entry, self._partition, self._committed)]
+        return outbox_of(stored, self._uncommitted)
+
+    def _uncommitted(self, source: Source, offset: int) -> bool:
+        return uncommitted(self._committed, source, self._partition, offset)
 
 
 class PartitionEngines:
@@ -171,14 +182,16 @@ class PartitionEngines:
     def _build(self, partition: int) -> SloEngine:
         """One pass over the table for this partition's records and uncommitted outboxes."""
         snapshot: list[tuple[str, Record]] = []
+
+        def keep(source: Source, offset: int) -> bool:
+            return uncommitted(self._committed, source, partition, offset)
+
         for key, stored in list(self._table.data.items()):
             if partition_of(stored) != partition:
                 continue
-            ticket = StoredTicket.read(stored)
-            snapshot.append((key, ticket.record))
-            for entry in ticket.outbox:
-                if _uncommitted(entry, partition, self._committed):
-                    self._redeliveries.extend(Redelivery(kind, key, payload) for kind, payload in entry.outputs)
+            snapshot.append((key, record_of(stored)))
+            for entry in outbox_of(stored, keep):
+                self._redeliveries.extend(Redelivery(kind, key, payload) for kind, payload in entry.outputs)
         store = TableStore(self._table, partition, snapshot, self._committed)
         engine = self._factory(store)
         self._stores[partition] = store
@@ -188,7 +201,7 @@ class PartitionEngines:
         return engine
 
 
-def _uncommitted(entry: OutboxEntry, partition: int, committed: CommittedOffset) -> bool:
-    """True unless the entry's input offset is below its partition's committed offset."""
-    mark = committed(entry.source, partition)
-    return mark is None or entry.offset >= mark
+def uncommitted(committed: CommittedOffset, source: Source, partition: int, offset: int) -> bool:
+    """True unless ``offset`` of the input is below its partition's committed offset."""
+    mark = committed(source, partition)
+    return mark is None or offset >= mark

@@ -16,12 +16,12 @@ the stored form does not change. Code reads and writes it through ``StoredTicket
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from ticket_slo.streams.core.emission import EmissionKind
 from ticket_slo.streams.core.state_store import Record
 
-__all__ = ["Source", "OutboxOutput", "OutboxEntry", "StoredTicket", "partition_of", "record_of"]
+__all__ = ["Source", "OutboxOutput", "OutboxEntry", "StoredTicket", "partition_of", "record_of", "outbox_of"]
 
 
 class Source(str, Enum):
@@ -48,7 +48,7 @@ class OutboxEntry(NamedTuple):
     @classmethod
     def read(cls, stored: list[Any]) -> OutboxEntry:
         source, offset, outputs = stored
-        return cls(Source(source), offset, [OutboxOutput(kind, payload) for kind, payload in outputs])
+        return cls(_SOURCE_BY_CODE[source], offset, [OutboxOutput(kind, payload) for kind, payload in outputs])
 
     def to_stored(self) -> list[Any]:
         return [self.source.value, self.offset, [[output.kind, output.payload] for output in self.outputs]]
@@ -63,9 +63,7 @@ class StoredTicket(NamedTuple):
 
     @classmethod
     def read(cls, stored: list[Any]) -> StoredTicket:
-        # Values written before outboxes existed have two elements.
-        outbox = [OutboxEntry.read(entry) for entry in stored[2]] if len(stored) > 2 else []
-        return cls(stored[0], stored[1], outbox)
+        return cls(stored[0], stored[1], outbox_of(stored))
 
     def to_stored(self) -> list[Any]:
         return [self.partition, self.record, [entry.to_stored() for entry in self.outbox]]
@@ -76,6 +74,24 @@ def partition_of(stored: list[Any] | None) -> int | None:
     return stored[0] if stored else None
 
 
-def record_of(stored: list[Any] | None) -> Record | None:
+def record_of(stored: list[Any]) -> Record:
     """The engine record of a stored value without reading its outbox (every engine read)."""
-    return stored[1] if stored else None
+    record: Record = stored[1]
+    return record
+
+
+def outbox_of(stored: list[Any], keep: Callable[[Source, int], bool] | None = None) -> list[OutboxEntry]:
+    """The outbox of a stored value (values written before outboxes existed have none).
+
+    With ``keep``, only the entries whose (source, offset) it accepts are read: most entries
+    are of committed input, and a rebuild looks at every ticket's outbox.
+    """
+    if len(stored) < 3:
+        return []
+    if keep is None:
+        return list(map(OutboxEntry.read, stored[2]))
+    return [OutboxEntry.read(entry) for entry in stored[2] if keep(_SOURCE_BY_CODE[entry[0]], entry[1])]
+
+
+#: ``Source(code)`` goes through Enum's lookup machinery; this runs for every outbox entry read.
+_SOURCE_BY_CODE: dict[str, Source] = {source.value: source for source in Source}

@@ -380,7 +380,6 @@ def _running_priority(state: TicketState) -> str | None:
 
 def _deadline_key(state: TicketState) -> DeadlineKey | None:
     """(priority, deadline) of a running clock that has not breached, else ``None``."""
-    if state.phase is not Phase.RUNNING or state.breached:
+    if state.phase is not Phase.RUNNING or state.breached or state.priority is None:
         return None
-    clock = state.running()
-    return clock.priority, clock.deadline
+    return state.priority, state.deadline

@@ -126,7 +126,10 @@ class TicketState:
 
     @property
     def deadline(self) -> int:
-        return self.running().deadline
+        """``start + target`` (read often: not through ``running()``, which builds a tuple)."""
+        if self.start is None or self.target is None:
+            raise ValueError(f"ticket in phase {self.phase.name.lower()} has no running clock")
+        return self.start + self.target
 
     # -- transitions that drop fields ---------------------------------------------------
 
@@ -159,10 +162,9 @@ class TicketState:
         version = record.get("v")
         if version != RECORD_VERSION:
             raise ValueError(f"ticket state record version {version!r} is not {RECORD_VERSION}")
-        try:
-            phase = Phase(record.get("ph"))
-        except ValueError:
-            raise ValueError(f"ticket state record has unknown phase {record.get('ph')!r}") from None
+        phase = _PHASE_BY_CODE.get(record.get("ph"))
+        if phase is None:
+            raise ValueError(f"ticket state record has unknown phase {record.get('ph')!r}")
         state = cls(phase=phase, seen=record.get("s", ","))
         for name, key in _FIELD_KEYS:
             if key in record:
@@ -185,6 +187,8 @@ class TicketState:
         return record.get("p") if record.get("ph") == Phase.RUNNING.value else None
 
 
+#: ``Phase(code)`` goes through Enum's lookup machinery; this runs for every record read.
+_PHASE_BY_CODE: Final[dict[Any, Phase]] = {phase.value: phase for phase in Phase}
 _FIELD_KEYS: Final = (
     ("due", "d"),
     ("buffer", "b"),
