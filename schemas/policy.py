@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.schemas.events import PRIORITIES, Priority
 from ticket_slo.schemas.objectives import OBJECTIVES, Objective
 
@@ -162,8 +163,10 @@ class Policy(_Strict):
         return self.plan(plan).warn_at
 
 
-class PolicyError(Exception):
+class PolicyError(TicketSloError):
     """A policy file that cannot be used; the message names file, key path and problem."""
+
+    label = "bad policy"
 
     def __init__(self, file: str | Path, key_path: str, problem: str) -> None:
         self.file = str(file)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ticket_slo.schemas.errors import TicketSloError
+
 __all__ = ["Settings", "SettingsError", "Secret", "ENVIRONMENT", "TopicNames", "SECURITY_PROTOCOLS", "SASL_MECHANISMS"]
 
 #: Environment variable → what it sets. The README and the compose checks read this.
@@ -47,8 +49,10 @@ _SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-class SettingsError(ValueError):
+class SettingsError(TicketSloError, ValueError):
     """A setting has a value the worker cannot use; the message names the variable."""
+
+    label = "bad setting"
 
 
 class Secret:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.streams.kafka.clients import admin_client
 from ticket_slo.streams.kafka.security import LoginRefusals, login_refused_message
 from ticket_slo.streams.kafka.settings import Settings
@@ -34,7 +35,7 @@ DEAD_LETTER_TOPIC_CONFIG: dict[str, str] = {"max.message.bytes": str(4 * 1024 * 
 MAX_PRODUCER_REQUEST_BYTES = 4 * 1024 * 1024 + 64 * 1024
 
 
-class TopicsError(RuntimeError):
+class TopicsError(TicketSloError, RuntimeError):
     """The pipeline's topics cannot be created or used; the message says which and why."""
 
 
