@@ -37,7 +37,7 @@ DEFAULT_PLAN: Final = "default"
 DEFAULT_WARN_AT: Final[tuple[float, ...]] = (0.5, 0.75, 0.9)
 DEFAULT_POLICY_PATH: Final[Path] = Path(__file__).with_name("default_policy.yaml")
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", re.ASCII)  # digits 0-9 only
 _DURATION_HINT = "use 90s, 30m, 4h, 1h30m"
 _UNIT_SECONDS = (86400, 3600, 60, 1)
 

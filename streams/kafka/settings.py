@@ -261,6 +261,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float, *, allow_zero: b
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    if not raw.isascii():  # float() would also read the digits of other scripts
+        raise SettingsError(f"{name}={raw!r} is not {_DURATION_SYNTAX}")
     try:
         value = float(raw)
     except ValueError:

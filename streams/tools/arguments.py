@@ -22,7 +22,8 @@ class OneLineParser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        one_line = " ".join(message.splitlines())  # argparse quotes some arguments as they are
+        self.exit(2, f"{self.prog}: {one_line} (see {self.prog} --help)\n")
 
 
 def number_between(low: float, high: float, *, low_allowed: bool, what: str) -> Callable[[str], float]:
@@ -33,7 +34,7 @@ def number_between(low: float, high: float, *, low_allowed: bool, what: str) -> 
 
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            value = float(text) if text.isascii() else math.nan  # float() also reads other scripts' digits
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or value > high or value < low or (value == low and not low_allowed):
