@@ -277,8 +277,10 @@ def _duration(name: str, raw: str, allow_zero: bool) -> float:
     try:
         return float(parse_duration(raw))
     except PydanticCustomError as exc:
-        if allow_zero and exc.type == "duration_positive":
-            return 0.0
+        if exc.type == "duration_positive":
+            if allow_zero:
+                return 0.0
+            raise SettingsError(f"{name}={raw!r} must be a positive duration") from None
         raise SettingsError(f"{name}={raw!r} is not {_DURATION_SYNTAX}") from None
     except (ValueError, OverflowError):  # more digits than int() or float() will take
         raise SettingsError(f"{name}={raw!r} is not {_DURATION_SYNTAX}") from None
