@@ -41,7 +41,6 @@ def number_between(low: float, high: float, *, low_allowed: bool, what: str) -> 
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
         return value
 
-    parse.__name__ = what  # argparse names the type in some of its own messages
     return parse
 
 
