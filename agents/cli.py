@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,16 +19,14 @@ def add_worker_command(commands: Any) -> None:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from ticket_slo.agents.worker import MetricsPortError, run_worker
+    from ticket_slo.agents.worker import prepare_data_dir, run_worker
     from ticket_slo.streams.kafka.topics import ensure_topics
 
+    # What can be checked on this machine is checked before the broker is asked anything.
     policy = tools_cli.load_policy_of(args, settings)
+    prepare_data_dir(settings)
     ensure_topics(settings)
-    try:
-        return run_worker(settings, policy)
-    except MetricsPortError as exc:
-        print(f"ticket-slo: {exc}", file=sys.stderr)
-        return 2
+    return run_worker(settings, policy)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,17 +26,61 @@ def say(message: str) -> None:
     print(f"run: {message}", file=sys.stderr, flush=True)
 
 
-def start_broker() -> tuple[str, bool]:
-    """The bootstrap address, and whether this script started the broker (and must stop it)."""
+class Interrupts:
+    """Ctrl-C and SIGTERM, remembered instead of raised, so that every step can be undone in order.
+
+    The terminal sends Ctrl-C to this script and to the children in its process group
+    alike; children started in their own session (the broker's start and stop, which must
+    not be cut short) get it from here, once.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        signal.signal(signal.SIGINT, self._record)
+        signal.signal(signal.SIGTERM, self._record)
+
+    def _record(self, signum: int, _frame: object) -> None:
+        self.received.append(signum)
+
+    def __bool__(self) -> bool:
+        return bool(self.received)
+
+
+class StepFailed(Exception):
+    """A step of the start-up or a long-running child ended badly; the message names it."""
+
+
+def run_detached(command: list[str], interrupts: Interrupts | None) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in its own session, out of the terminal's reach; pass it one SIGINT
+    if we are interrupted meanwhile (never, with ``interrupts=None``: a stop runs to its end)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    forwarded = False
+    while True:
+        if interrupts is not None and interrupts and not forwarded:
+            process.send_signal(signal.SIGINT)
+            forwarded = True
+        try:
+            stdout, _ = process.communicate(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        return subprocess.CompletedProcess(command, process.returncode, stdout, None)
+
+
+def broker_address(interrupts: Interrupts) -> tuple[str | None, bool]:
+    """The bootstrap address (None when interrupted), and whether this script owns the broker."""
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if configured:
         say(f"using the broker at {configured} (KAFKA_BOOTSTRAP_SERVERS)")
         return configured, False
-    already = subprocess.run([*BROKER, "status", "--name", BROKER_NAME], capture_output=True, text=True)
-    started = subprocess.run([*BROKER, "start", "--name", BROKER_NAME], stdout=subprocess.PIPE, text=True)
+    already = run_detached([*BROKER, "status", "--name", BROKER_NAME], interrupts)
+    own = already.returncode != 0
+    started = run_detached([*BROKER, "start", "--name", BROKER_NAME], interrupts)
+    if interrupts:
+        return None, own
     if started.returncode != 0:
-        raise SystemExit("run: the local Kafka broker did not start (see the messages above)")
-    return started.stdout.strip(), already.returncode != 0
+        raise StepFailed(f"the local Kafka broker did not start (exit code {started.returncode}; "
+                         "see the messages above)")
+    return started.stdout.strip(), own
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -53,40 +97,52 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def main() -> int:
-    bootstrap, own_broker = start_broker()
+def run_pipeline(bootstrap: str, children: dict[subprocess.Popen[bytes], str], interrupts: Interrupts) -> None:
+    """Topics, then worker and simulator until interrupted; ``StepFailed`` names what ended badly."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     env.setdefault("TICKET_SLO_DATA_DIR", str(REPO / ".data" / "worker"))
     # Seconds-scale targets, so the simulated tickets warn and breach while you watch.
     env.setdefault("TICKET_SLO_POLICY", str(REPO / "deploy" / "demo-policy.yaml"))
-    children: list[subprocess.Popen[bytes]] = []
-    interrupted: list[int] = []
-    # The children get Ctrl-C from the terminal too; we wait for them, then tidy up.
-    signal.signal(signal.SIGINT, lambda signum, _frame: interrupted.append(signum))
-    signal.signal(signal.SIGTERM, lambda signum, _frame: interrupted.append(signum))
+    topics = subprocess.run([*TICKET_SLO, "topics"], env=env, cwd=REPO)
+    if interrupts:
+        return
+    if topics.returncode != 0:
+        raise StepFailed(f"the topics step (ticket-slo topics) failed with exit code {topics.returncode}")
+    children[subprocess.Popen([*TICKET_SLO, "worker"], env=env, cwd=REPO)] = "the worker (ticket-slo worker)"
+    children[subprocess.Popen([*TICKET_SLO, "simulate"], env=env, cwd=REPO)] = "the simulator (ticket-slo simulate)"
+    say(f"broker at {bootstrap}; worker and simulator running")
+    say(f"policy: {env['TICKET_SLO_POLICY']}")
+    say(f"watch it: KAFKA_BOOTSTRAP_SERVERS={bootstrap} .venv/bin/ticket-slo tail breaches"
+        "   (or warnings, outcomes, dlq)")
+    say("press Ctrl-C to stop everything")
+    while not interrupts:
+        for child, name in children.items():
+            if child.poll() is not None:
+                raise StepFailed(f"{name} exited with code {child.returncode}")
+        time.sleep(0.5)
+
+
+def main() -> int:
+    """Exit 0 after Ctrl-C, 1 when a step failed; everything started here is stopped either way."""
+    interrupts = Interrupts()
+    children: dict[subprocess.Popen[bytes], str] = {}
+    own_broker = False
+    failure: str | None = None
     try:
-        subprocess.run([*TICKET_SLO, "topics"], env=env, check=True, cwd=REPO)
-        children.append(subprocess.Popen([*TICKET_SLO, "worker"], env=env, cwd=REPO))
-        children.append(subprocess.Popen([*TICKET_SLO, "simulate"], env=env, cwd=REPO))
-        say(f"broker at {bootstrap}; worker and simulator running")
-        say(f"policy: {env['TICKET_SLO_POLICY']}")
-        say(f"watch it: KAFKA_BOOTSTRAP_SERVERS={bootstrap} .venv/bin/ticket-slo tail breaches"
-            "   (or warnings, outcomes, dlq)")
-        say("press Ctrl-C to stop everything")
-        while not interrupted:
-            exited = [c for c in children if c.poll() is not None]
-            if exited:
-                say(f"{' '.join(map(str, exited[0].args[2:]))} exited with code {exited[0].returncode}")
-                break
-            time.sleep(0.5)
-    except subprocess.CalledProcessError as exc:
-        say(f"{' '.join(map(str, exc.cmd))} failed with exit code {exc.returncode}")
+        bootstrap, own_broker = broker_address(interrupts)
+        if bootstrap is not None:
+            run_pipeline(bootstrap, children, interrupts)
+    except StepFailed as failed:
+        failure = str(failed)
     finally:
         say("stopping…")
-        stop(children)
+        stop(list(children))
         if own_broker:
-            subprocess.run([*BROKER, "stop", "--name", BROKER_NAME])
-        say("stopped")
+            run_detached([*BROKER, "stop", "--name", BROKER_NAME], None)
+    if failure is not None:
+        say(f"stopped: {failure}")
+        return 1
+    say("stopped")
     return 0
 
 

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.schemas.events import PRIORITIES, Priority
 from ticket_slo.schemas.objectives import OBJECTIVES, Objective
 
@@ -36,7 +37,7 @@ DEFAULT_PLAN: Final = "default"
 DEFAULT_WARN_AT: Final[tuple[float, ...]] = (0.5, 0.75, 0.9)
 DEFAULT_POLICY_PATH: Final[Path] = Path(__file__).with_name("default_policy.yaml")
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", re.ASCII)  # digits 0-9 only
 _DURATION_HINT = "use 90s, 30m, 4h, 1h30m"
 _UNIT_SECONDS = (86400, 3600, 60, 1)
 
@@ -162,14 +163,18 @@ class Policy(_Strict):
         return self.plan(plan).warn_at
 
 
-class PolicyError(Exception):
-    """A policy file that cannot be used; the message names file, key path and problem."""
+class PolicyError(TicketSloError):
+    """A policy file that cannot be used; the message names file, line, key path and problem."""
 
-    def __init__(self, file: str | Path, key_path: str, problem: str) -> None:
+    label = "bad policy"
+
+    def __init__(self, file: str | Path, key_path: str, problem: str, line: int | None = None) -> None:
         self.file = str(file)
         self.key_path = key_path
         self.problem = problem
-        super().__init__(f"{self.file}: {key_path}: {problem}")
+        self.line = line
+        where = f"{self.file}: line {line}" if line is not None else self.file
+        super().__init__(f"{where}: {key_path}: {problem}")
 
 
 def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
@@ -177,7 +182,8 @@ def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise PolicyError(path, "(file)", f"cannot read: {error}") from None
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise PolicyError(path, "(file)", f"cannot read: {reason}") from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -190,11 +196,47 @@ def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
     try:
         return Policy.model_validate(document)
     except ValidationError as error:
-        items = error.errors(include_url=False)
+        # An unknown key first: it is usually a typo, and it explains the key then missing.
+        items = sorted(error.errors(include_url=False), key=lambda item: item["type"] != "extra_forbidden")
         key_path, problem = _locate(items[0])
-        if len(items) > 1:
-            problem += f" (and {len(items) - 1} more problem{'s' if len(items) > 2 else ''})"
-        raise PolicyError(path, key_path, problem) from None
+        explained = _missing_beside(items[0], items[1:])
+        if explained:
+            problem += f"; {', '.join(explained)} {'is' if len(explained) == 1 else 'are'} missing"
+        more = len(items) - 1 - len(explained)
+        if more:
+            problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise PolicyError(path, key_path, problem, _line_of(text, [str(part) for part in items[0]["loc"]])) from None
+
+
+def _missing_beside(first: Any, others: list[Any]) -> list[str]:
+    """Keys missing from the mapping that holds the unknown key ``first`` (P4 when P5 was written)."""
+    if first["type"] != "extra_forbidden":
+        return []
+    parent = tuple(first["loc"][:-1])
+    return [str(item["loc"][-1]) for item in others if item["type"] == "missing" and tuple(item["loc"][:-1]) == parent]
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """The 1-based line of the key at ``loc``, or of its deepest present parent key; None if unknown."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line: int | None = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next(((key, value) for key, value in node.value
+                          if isinstance(key, yaml.ScalarNode) and key.value == part), None)
+            if found is None:
+                break
+            line = found[0].start_mark.line + 1
+            node = found[1]
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
 
 
 def _locate(item: Any) -> tuple[str, str]:

@@ -744,10 +744,12 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     run = RunDir(args.name)
     bootstrap = run.bootstrap(args.listener)
     if run.pid() is None or run.bootstrap() is None:
-        info(f"broker '{run.name}' is not running")
+        # Exit non-zero, and say so: `export X=$(… bootstrap)` hides the status and leaves X empty.
+        info(f"error: broker '{run.name}' is not running; start it with "
+             f"'python3 deploy/kafka/broker.py start --name {run.name}', which prints its address")
         return EXIT_NOT_RUNNING
     if bootstrap is None:
-        info(f"broker '{run.name}' has no {args.listener} listener (start it with --sasl USER:PASSWORD)")
+        info(f"error: broker '{run.name}' has no {args.listener} listener (start it with --sasl USER:PASSWORD)")
         return EXIT_NOT_RUNNING
     print(bootstrap)
     return 0

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ticket_slo.schemas.errors import TicketSloError
+
 __all__ = ["Child", "WorkerChild", "SelfProcess", "ExternalProcess", "MachineCpu", "cpu_seconds", "rss_bytes",
            "READY_MARKER", "BenchError", "BenchSetupError"]
 
@@ -24,10 +26,10 @@ READY_MARKER = "[^Worker]: Ready"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class BenchError(RuntimeError):
+class BenchError(TicketSloError, RuntimeError):
     """The benchmark cannot go on; the message says which step failed and why."""
 
-    exit_code = 1
+    exit_code = 1  # a measurement that failed, not a refused input
 
 
 class BenchSetupError(BenchError):

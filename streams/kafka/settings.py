@@ -6,29 +6,36 @@ same image runs on a laptop, in docker-compose and in a cluster without code cha
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+from pydantic_core import PydanticCustomError
+
+from ticket_slo.schemas.errors import TicketSloError
+from ticket_slo.schemas.policy import parse_duration
 
 __all__ = ["Settings", "SettingsError", "Secret", "ENVIRONMENT", "TopicNames", "SECURITY_PROTOCOLS", "SASL_MECHANISMS"]
 
 #: Environment variable → what it sets. The README and the compose checks read this.
 ENVIRONMENT: dict[str, str] = {
-    "KAFKA_BOOTSTRAP_SERVERS": "comma-separated broker addresses (host:port)",
-    "TICKET_SLO_APP_ID": "Faust application id: the consumer group and the prefix of changelog topics",
-    "TICKET_SLO_TOPIC_PREFIX": "prefix put before every topic name (isolates environments and tests)",
+    "KAFKA_BOOTSTRAP_SERVERS": "comma-separated broker addresses (host:port; [v6 address]:port)",
+    "TICKET_SLO_APP_ID": "Faust application id: the consumer group and the prefix of changelog topics (letters, digits, . _ -)",
+    "TICKET_SLO_TOPIC_PREFIX": "prefix put before every topic name (isolates environments and tests; letters, digits, . _ -)",
     "TICKET_SLO_PARTITIONS": "partition count of the topics the worker creates",
     "TICKET_SLO_REPLICATION_FACTOR": "replication factor of the topics the worker creates",
     "TICKET_SLO_DATA_DIR": "directory for the worker's local data (table stores)",
     "TICKET_SLO_LOG_LEVEL": "log level of the worker (debug, info, warning, error)",
     "TICKET_SLO_POLICY": "path of the SLO policy file (YAML); the shipped default when unset",
-    "TICKET_SLO_BREACH_GRACE": "seconds the live clock waits after a deadline before a breach fires",
-    "TICKET_SLO_TICK_INTERVAL": "seconds between clock ticks to each owned partition",
-    "TICKET_SLO_SESSION_TIMEOUT": "seconds before the group gives a silent worker's partitions to another",
+    "TICKET_SLO_BREACH_GRACE": "time the live clock waits after a deadline before a breach fires (seconds, or a duration such as 90s, 30m, 1d)",
+    "TICKET_SLO_TICK_INTERVAL": "time between clock ticks to each owned partition (seconds, or a duration such as 90s, 30m, 1d)",
+    "TICKET_SLO_SESSION_TIMEOUT": "time before the group gives a silent worker's partitions to another (seconds, or a duration such as 90s, 30m, 1d)",
     "TICKET_SLO_METRICS_ADDR": "address the /metrics endpoint binds to",
     "TICKET_SLO_METRICS_PORT": "port of the /metrics endpoint (0: any free port, logged at start)",
-    "TICKET_SLO_ORPHAN_TIMEOUT": "seconds an event of a never-opened ticket waits before going to the dead-letter topic",
+    "TICKET_SLO_ORPHAN_TIMEOUT": "time an event of a never-opened ticket waits before going to the dead-letter topic (seconds, or a duration such as 90s, 30m, 1d)",
     "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL",
     "KAFKA_SASL_MECHANISM": "PLAIN (default), SCRAM-SHA-256 or SCRAM-SHA-512 (SASL protocols only)",
     "KAFKA_SASL_USERNAME": "SASL user name (required by the SASL protocols)",
@@ -45,10 +52,17 @@ SASL_MECHANISMS: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 _SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+#: Characters Kafka allows in topic names; the prefix and the app id become parts of them.
+_TOPIC_NAME_PART = re.compile(r"[A-Za-z0-9._-]*")
+_MAX_NAME_PART = 200  # Kafka's limit is 249 characters for a whole topic name
+_DIGITS = re.compile(r"[0-9]+")
+_DURATION_SYNTAX = "a number of seconds or a duration such as 90s, 30m, 4h, 1h30m, 1d"
 
 
-class SettingsError(ValueError):
+class SettingsError(TicketSloError, ValueError):
     """A setting has a value the worker cannot use; the message names the variable."""
+
+    label = "bad setting"
 
 
 class Secret:
@@ -165,9 +179,9 @@ class Settings:
         env = os.environ if env is None else env
         defaults = cls()
         return cls(
-            bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", defaults.bootstrap_servers),
-            app_id=env.get("TICKET_SLO_APP_ID", defaults.app_id),
-            topic_prefix=env.get("TICKET_SLO_TOPIC_PREFIX", defaults.topic_prefix),
+            bootstrap_servers=_bootstrap(env, defaults.bootstrap_servers),
+            app_id=_name_part(env, "TICKET_SLO_APP_ID", defaults.app_id),
+            topic_prefix=_name_part(env, "TICKET_SLO_TOPIC_PREFIX", defaults.topic_prefix),
             partitions=_positive_int(env, "TICKET_SLO_PARTITIONS", defaults.partitions),
             replication_factor=_positive_int(env, "TICKET_SLO_REPLICATION_FACTOR", defaults.replication_factor),
             data_dir=Path(env.get("TICKET_SLO_DATA_DIR", str(defaults.data_dir))),
@@ -183,14 +197,51 @@ class Settings:
         )
 
 
+def _bootstrap(env: Mapping[str, str], default: str) -> str:
+    """``host:port[,host:port…]``; set but empty is refused, as it is what a failed
+    ``export KAFKA_BOOTSTRAP_SERVERS=$(…)`` leaves behind."""
+    name = "KAFKA_BOOTSTRAP_SERVERS"
+    raw = env.get(name)
+    if raw is None:
+        return default
+    servers = [server.strip() for server in raw.split(",")]
+    if not any(servers):
+        raise SettingsError(f"{name}={raw!r} names no broker: give host:port[,host:port], "
+                            f"or unset it for {default}")
+    for server in servers:
+        if server:
+            _check_address(name, raw, server)
+    return raw.strip()
+
+
+def _check_address(name: str, raw: str, server: str) -> None:
+    host, colon, port = server.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # an IPv6 address, [::1]:9092
+    if not colon or not host or any(char.isspace() or char in "[]/,@" for char in host):
+        raise SettingsError(f"{name}={raw!r}: {server!r} is not host:port (e.g. 127.0.0.1:9092)")
+    if not _DIGITS.fullmatch(port) or not 1 <= int(port) <= 65535:
+        raise SettingsError(f"{name}={raw!r}: {server!r} does not end in a port number (1-65535)")
+
+
+def _name_part(env: Mapping[str, str], name: str, default: str) -> str:
+    """A value that becomes part of topic names: Kafka's characters only; empty means the default."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not _TOPIC_NAME_PART.fullmatch(raw) or len(raw) > _MAX_NAME_PART:
+        raise SettingsError(f"{name}={raw!r} may hold only letters, digits, '.', '_' and '-' "
+                            f"(at most {_MAX_NAME_PART}), as it becomes part of Kafka topic names")
+    return raw
+
+
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if not _DIGITS.fullmatch(raw.strip().removeprefix("-")):
+        raise SettingsError(f"{name}={raw!r} is not a whole number")
+    value = int(raw.strip())
     if value < 1:
         raise SettingsError(f"{name}={raw!r} must be at least 1")
     return value
@@ -200,30 +251,47 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) > 65535:
+    if not _DIGITS.fullmatch(raw) or int(raw) > 65535:
         raise SettingsError(f"{name}={raw!r} is not a port number (0-65535)")
     return int(raw)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
+    """Seconds as a plain number (``0.25``) or in the policy file's duration syntax (``1d``)."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    if not raw.isascii():  # float() would also read the digits of other scripts
+        raise SettingsError(f"{name}={raw!r} is not {_DURATION_SYNTAX}")
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
-    if value < 0 or (value == 0 and not allow_zero) or value != value or value == float("inf"):
+        value = _duration(name, raw, allow_zero)
+    if value < 0 or (value == 0 and not allow_zero) or not math.isfinite(value):
         raise SettingsError(f"{name}={raw!r} must be a {'non-negative' if allow_zero else 'positive'} "
                             f"finite number of seconds")
     return value
 
 
+def _duration(name: str, raw: str, allow_zero: bool) -> float:
+    try:
+        return float(parse_duration(raw))
+    except PydanticCustomError as exc:
+        if exc.type == "duration_positive":
+            if allow_zero:
+                return 0.0
+            raise SettingsError(f"{name}={raw!r} must be a positive duration") from None
+        raise SettingsError(f"{name}={raw!r} is not {_DURATION_SYNTAX}") from None
+    except (ValueError, OverflowError):  # more digits than int() or float() will take
+        raise SettingsError(f"{name}={raw!r} is not {_DURATION_SYNTAX}") from None
+
+
 def _log_level(env: Mapping[str, str], default: str) -> str:
-    raw = env.get("TICKET_SLO_LOG_LEVEL", default).lower()
-    if raw not in {"debug", "info", "warning", "error"}:
+    raw = env.get("TICKET_SLO_LOG_LEVEL") or default
+    level = raw.strip().lower()
+    if level not in {"debug", "info", "warning", "error"}:
         raise SettingsError(f"TICKET_SLO_LOG_LEVEL={raw!r} is not one of debug, info, warning, error")
-    return raw
+    return level
 
 
 def _security(env: Mapping[str, str]) -> dict[str, Any]:

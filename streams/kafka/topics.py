@@ -9,13 +9,15 @@ one-line error.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 from kafka.admin import KafkaAdminClient
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import InvalidReplicationFactorError, KafkaError, TopicAlreadyExistsError, for_code
 
+from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.streams.kafka.clients import admin_client
-from ticket_slo.streams.kafka.security import LoginRefusals, login_refused_message
+from ticket_slo.streams.kafka.connection import brief
 from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["TopicSpec", "TopicsError", "TopicMismatch", "pipeline_topics", "ensure_topics"]
@@ -33,8 +35,11 @@ DEAD_LETTER_TOPIC_CONFIG: dict[str, str] = {"max.message.bytes": str(4 * 1024 * 
 #: What the worker's producer must be allowed to send to the dead-letter topic.
 MAX_PRODUCER_REQUEST_BYTES = 4 * 1024 * 1024 + 64 * 1024
 
+#: How Kafka 3 and 4 say why a replication factor cannot be met.
+_REGISTERED_BROKERS = re.compile(r"only (\d+) broker\(s\) are registered")
 
-class TopicsError(RuntimeError):
+
+class TopicsError(TicketSloError, RuntimeError):
     """The pipeline's topics cannot be created or used; the message says which and why."""
 
 
@@ -64,39 +69,23 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
     """Create the missing topics and check the partition count of existing ones.
 
-    Returns the names of the topics it created. Raises ``TopicMismatch`` naming the
-    topic and both counts when an existing topic cannot be joined with the others.
+    Returns the names of the topics it created. Raises ``KafkaUnreachable`` when no broker
+    answers, ``TopicMismatch`` naming the topic and both counts when an existing topic
+    cannot be joined with the others, and ``TopicsError`` when the broker refuses a topic.
     """
     specs = pipeline_topics(settings) if specs is None else specs
-    try:
-        with LoginRefusals.watching() as refusals:
-            admin = admin_client(settings)
-    except KafkaError as exc:
-        if refusals.refusal is not None:
-            raise TopicsError(login_refused_message(settings, refusals.refusal)) from exc
-        raise TopicsError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+    admin = admin_client(settings, bounded=True)
     try:
         created: list[str] = []
         for spec in specs:
             count = _partition_count(admin, spec.name)
             if count is None:
-                try:
-                    admin.create_topics(
-                        {
-                            spec.name: {
-                                "num_partitions": spec.partitions,
-                                "replication_factor": spec.replication_factor,
-                                "configs": spec.config,
-                            }
-                        },
-                        wait_for_metadata=True,
-                    )
+                if _create(admin, spec):
                     created.append(spec.name)
                     log.info("created topic %s with %d partitions", spec.name, spec.partitions)
                     continue
-                except TopicAlreadyExistsError:
-                    # Another worker created it between our look and our create.
-                    count = _partition_count(admin, spec.name)
+                # Another worker created it between our look and our create.
+                count = _partition_count(admin, spec.name)
             if count != spec.partitions:
                 raise TopicMismatch(
                     f"topic {spec.name!r} has {count} partitions but the pipeline needs "
@@ -105,9 +94,35 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
                 )
         return created
     except KafkaError as exc:
-        raise TopicsError(f"cannot manage topics on {settings.bootstrap_servers}: {exc}") from exc
+        raise TopicsError(f"cannot manage topics on {settings.bootstrap_servers}: {brief(exc)}") from exc
     finally:
         admin.close()
+
+
+def _create(admin: KafkaAdminClient, spec: TopicSpec) -> bool:
+    """Create one topic; False when it already exists. The broker's refusal becomes one short line."""
+    options = {"num_partitions": spec.partitions, "replication_factor": spec.replication_factor,
+               "configs": spec.config}
+    response = admin.create_topics({spec.name: options}, raise_errors=False)
+    for result in response.get("topics", []):
+        error = for_code(result.get("error_code", 0))
+        if error is TopicAlreadyExistsError:
+            return False
+        if result.get("error_code", 0) != 0:
+            raise TopicsError(_refusal(spec, error, result.get("error_message")))
+    admin.wait_for_topics([spec.name])
+    return True
+
+
+def _refusal(spec: TopicSpec, error: type[Exception], broker_says: str | None) -> str:
+    """What the broker refused, in the pipeline's terms, without the whole request."""
+    if error is InvalidReplicationFactorError:
+        brokers = _REGISTERED_BROKERS.search(broker_says or "")
+        why = (f"the cluster has {brokers.group(1)} broker{'' if brokers.group(1) == '1' else 's'}" if brokers
+               else broker_says or "the cluster has too few brokers")
+        return (f"cannot create topic {spec.name!r} with replication factor {spec.replication_factor}: "
+                f"{why} (TICKET_SLO_REPLICATION_FACTOR)")
+    return f"cannot create topic {spec.name!r}: {error.__name__}: {broker_says or 'refused by the broker'}"
 
 
 def _partition_count(admin: KafkaAdminClient, topic: str) -> int | None:

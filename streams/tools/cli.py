@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TextIO
 
-from ticket_slo.schemas.policy import PolicyError
-from ticket_slo.streams.kafka.settings import Settings, SettingsError
-from ticket_slo.streams.kafka.topics import TopicsError
+from ticket_slo.schemas.errors import TicketSloError
+from ticket_slo.streams.kafka.settings import Settings
+from ticket_slo.streams.tools.arguments import OneLineParser, number_between, rfc3339_time
+from ticket_slo.streams.tools.files import close_written, create_text, open_text, output_directory, write_text
 
 if TYPE_CHECKING:
     from ticket_slo.schemas.policy import Policy
@@ -27,31 +29,33 @@ __all__ = ["main", "load_policy_of", "AddCommand"]
 #: Adds one subcommand to the parser's subparsers (the worker's is added by the agents).
 AddCommand = Callable[[Any], None]
 
+#: Tickets the simulator may keep open at once (about --rate x 5 x --response-scale), so
+#: that its queue of future events stays within tens of megabytes.
+MAX_SIMULATED_OPEN_TICKETS = 100_000
+
 
 def main(argv: Sequence[str] | None = None, extra_commands: Sequence[AddCommand] = ()) -> int:
-    parser = _parser(extra_commands)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # kafka-python narrates every connection at INFO; the user needs its warnings only.
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    """Run one command; a ``TicketSloError`` ends it with one line on stderr and its exit code."""
     try:
+        parser = _parser(extra_commands)
+        args = parser.parse_args(argv)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # kafka-python narrates every connection at INFO; the user needs its warnings only.
+        logging.getLogger("kafka").setLevel(logging.WARNING)
         settings = Settings.from_env()
         return int(args.handler(args, settings) or 0)
-    except SettingsError as exc:
-        print(f"ticket-slo: bad setting: {exc}", file=sys.stderr)
-        return 2
-    except PolicyError as exc:
-        print(f"ticket-slo: bad policy: {exc}", file=sys.stderr)
-        return 2
-    except TopicsError as exc:
-        print(f"ticket-slo: {exc}", file=sys.stderr)
-        return 2
+    except TicketSloError as exc:
+        print(f"ticket-slo: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (`| head`): stop quietly, as a killed pipe would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="ticket-slo",
         description="Watch support tickets against their first-response objectives, on Kafka.",
     )
@@ -64,7 +68,7 @@ def _parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParse
         "replay", help="run the engine over a JSON-lines file of events, no Kafka; outputs on stdout")
     replay.add_argument("events", help="file of events, one JSON object per line ('-' for stdin)")
     replay.add_argument("--policy", type=Path, help="SLO policy file (default: $TICKET_SLO_POLICY or the shipped one)")
-    replay.add_argument("--until", type=_timestamp, help="RFC 3339 time to advance the clock to at the end")
+    replay.add_argument("--until", type=rfc3339_time, help="RFC 3339 time to advance the clock to at the end")
     replay.add_argument("--dead-letters", type=Path,
                         help="write dead-letter records to this file (default: stderr)")
     replay.set_defaults(handler=_replay)
@@ -81,10 +85,16 @@ def _parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParse
     topics.set_defaults(handler=_topics)
 
     simulate = commands.add_parser("simulate", help="publish simulated ticket lifecycles to ticket-events")
-    simulate.add_argument("--rate", type=float, default=2.0, help="tickets opened per second (default 2)")
-    simulate.add_argument("--response-scale", type=float, default=20.0,
-                          help="mean seconds to first response (default 20)")
-    simulate.add_argument("--duration", type=float, default=0.0,
+    simulate.add_argument("--rate", default=2.0,
+                          type=number_between(0, 1000, low_allowed=False, what="a rate above 0 and at most 1000"),
+                          help="tickets opened per second, above 0 and at most 1000 (default 2)")
+    simulate.add_argument("--response-scale", default=20.0,
+                          type=number_between(0, 86400, low_allowed=False,
+                                              what="a number of seconds above 0 and at most 86400"),
+                          help="mean seconds to first response, above 0 and at most 86400 (default 20)")
+    simulate.add_argument("--duration", default=0.0,
+                          type=number_between(0, math.inf, low_allowed=True,
+                                              what="a finite number of seconds, 0 or more (0: until interrupted)"),
                           help="seconds to run; 0 runs until interrupted (default 0)")
     simulate.add_argument("--seed", type=int, default=7)
     simulate.set_defaults(handler=_simulate)
@@ -106,46 +116,38 @@ def load_policy_of(args: argparse.Namespace, settings: Settings) -> Policy:
     return load_policy(args.policy or settings.policy_path or DEFAULT_POLICY_PATH)
 
 
-def _timestamp(text: str) -> float:
-    """An RFC 3339 time with an explicit offset, as epoch seconds (for ``--until``)."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (e.g. add Z or +01:00)")
-    return moment.timestamp()
-
-
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from ticket_slo.streams.tools.replay import replay
 
     policy = load_policy_of(args, settings)
-    dead_letters: TextIO = args.dead_letters.open("w", encoding="utf-8") if args.dead_letters else sys.stderr
-    source = sys.stdin if args.events == "-" else open(args.events, encoding="utf-8", errors="surrogateescape")
-    try:
-        with source:
+    source = sys.stdin if args.events == "-" else open_text(args.events, "events file")
+    with source:
+        dead_letters: TextIO = (create_text(args.dead_letters, "dead-letter file") if args.dead_letters
+                                else sys.stderr)
+        try:
             summary = replay(source, "stdin" if args.events == "-" else args.events, policy,
                              sys.stdout, dead_letters, until=args.until,
                              orphan_timeout=settings.orphan_timeout)
-    except OSError as exc:
-        print(f"ticket-slo replay: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if args.dead_letters:
-            dead_letters.close()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a read that fails half-way (an I/O error, a file turned directory)
+            raise TicketSloError(f"replay stopped: {exc.strerror or exc}") from None
+        finally:
+            if args.dead_letters:
+                close_written(dead_letters, "dead-letter file")
     sys.stdout.flush()
     print("replay: " + ", ".join(f"{k} {v}" for k, v in summary.as_dict().items()), file=sys.stderr)
     return 0
 
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
-    from ticket_slo.streams.tools.publish import publish_file
     from ticket_slo.streams.kafka.topics import ensure_topics
+    from ticket_slo.streams.tools.publish import publish_lines, read_event_lines
 
+    lines = read_event_lines(args.events)
     # Created here with the pipeline's partition count, never auto-created with the broker's.
     ensure_topics(settings)
-    return publish_file(args.events, settings)
+    return publish_lines(lines, args.events, settings)
 
 
 def _schema(args: argparse.Namespace, settings: Settings) -> int:
@@ -155,9 +157,9 @@ def _schema(args: argparse.Namespace, settings: Settings) -> int:
     if args.out is None:
         print(json.dumps(schemas, indent=2, sort_keys=True))
         return 0
-    args.out.mkdir(parents=True, exist_ok=True)
+    directory = output_directory(args.out, "schemas")
     for name, schema in schemas.items():
-        (args.out / f"{name}.schema.json").write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        write_text(directory / f"{name}.schema.json", json.dumps(schema, indent=2, sort_keys=True) + "\n", "schema")
     print(f"wrote {len(schemas)} schemas to {args.out}", file=sys.stderr)
     return 0
 
@@ -177,11 +179,15 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
 
     topics = settings.topics.by_short_name()
     if args.topic not in topics:
-        print(f"ticket-slo tail: unknown topic {args.topic!r}; choose one of {', '.join(topics)}",
-              file=sys.stderr)
-        return 2
-    consumer = make_consumer(settings, topics[args.topic], from_beginning=args.from_beginning)
+        raise TicketSloError(f"tail: unknown topic {args.topic!r}; choose one of {', '.join(topics)}")
+    topic = topics[args.topic]
+    consumer = make_consumer(settings, from_beginning=args.from_beginning)
     try:
+        if topic not in consumer.topics():
+            raise TicketSloError(f"tail: topic {topic!r} does not exist at {settings.bootstrap_servers}; "
+                                 f"create the pipeline's topics with 'ticket-slo topics' "
+                                 f"(or check TICKET_SLO_TOPIC_PREFIX)")
+        consumer.subscribe([topic])
         for record in consumer:
             key = record.key.decode(errors="replace") if record.key else "-"
             value = "(no value)" if record.value is None else record.value.decode(errors="replace")
@@ -199,6 +205,11 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     from ticket_slo.streams.kafka.topics import ensure_topics
 
+    open_tickets = args.rate * 5 * args.response_scale
+    if open_tickets > MAX_SIMULATED_OPEN_TICKETS:
+        raise TicketSloError(f"simulate: --rate {args.rate:g} with --response-scale {args.response_scale:g} would "
+                             f"keep about {open_tickets:,.0f} tickets open at once; keep it under "
+                             f"{MAX_SIMULATED_OPEN_TICKETS:,} (rate x 5 x response scale)")
     ensure_topics(settings)
     config = SimulatorConfig(tickets_per_second=args.rate, response_scale=args.response_scale, seed=args.seed)
     started = time.time()

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from ticket_slo.streams.kafka.clients import make_producer
 from ticket_slo.streams.kafka.settings import Settings
+from ticket_slo.streams.tools.files import read_bytes
 
-__all__ = ["publish_file", "ticket_key"]
+__all__ = ["read_event_lines", "publish_lines", "ticket_key"]
 
 PROGRESS_EVERY_SECONDS = 0.5
 
@@ -30,14 +31,14 @@ def ticket_key(line: bytes) -> bytes | None:
     return ticket_id.encode() if isinstance(ticket_id, str) and ticket_id else None
 
 
-def publish_file(path: Path, settings: Settings) -> int:
-    """Publish every non-blank line of ``path``; print progress and a summary on stderr."""
-    try:
-        lines = [line.rstrip(b"\r\n") for line in path.read_bytes().splitlines()]
-    except OSError as exc:
-        print(f"ticket-slo publish: {exc}", file=sys.stderr)
-        return 2
-    lines = [line for line in lines if line.strip()]
+def read_event_lines(path: Path) -> list[bytes]:
+    """The non-blank lines of ``path``, read before any connection so that a bad path fails at once."""
+    lines = [line.rstrip(b"\r\n") for line in read_bytes(path, "events file").splitlines()]
+    return [line for line in lines if line.strip()]
+
+
+def publish_lines(lines: list[bytes], source: Path, settings: Settings) -> int:
+    """Publish ``lines`` (read from ``source``); print progress and a summary on stderr."""
     topic = settings.topics.events
     producer = make_producer(settings)
     failures: list[str] = []
@@ -57,7 +58,7 @@ def publish_file(path: Path, settings: Settings) -> int:
         producer.close()
     _progress(len(lines), len(lines), topic)
     elapsed = time.monotonic() - started
-    print(f"\npublished {len(lines) - len(failures)} of {len(lines)} events from {path} to {topic} "
+    print(f"\npublished {len(lines) - len(failures)} of {len(lines)} events from {source} to {topic} "
           f"in {elapsed:.1f} s ({unkeyed} without a readable ticket_id, sent without key)", file=sys.stderr)
     for failure in failures[:10]:
         print(f"  failed: {failure}", file=sys.stderr)

@@ -48,5 +48,34 @@ def test_unreachable_broker_is_one_line_and_nonzero() -> None:
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith(f"ticket-slo: cannot reach Kafka at 127.0.0.1:{closed_port}")
-    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"ticket-slo: cannot reach Kafka at 127.0.0.1:{closed_port} (KAFKA_BOOTSTRAP_SERVERS): no broker answered "
+        "within 8 s (KafkaConnectionError: 111 ECONNREFUSED)")
+
+
+def test_a_replication_factor_the_cluster_cannot_meet_is_one_short_line(kafka_bootstrap: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}-"
+    result = subprocess.run(
+        [sys.executable, "-m", "ticket_slo.agents.cli", "topics"],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TICKET_SLO_TOPIC_PREFIX": prefix,
+             "TICKET_SLO_REPLICATION_FACTOR": "3"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"ticket-slo: cannot create topic '{prefix}ticket-events' with replication "
+                                     "factor 3: the cluster has 1 broker (TICKET_SLO_REPLICATION_FACTOR)")
+
+
+def test_tail_of_a_topic_that_does_not_exist_says_so(kafka_bootstrap: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}-"
+    result = subprocess.run(
+        [sys.executable, "-m", "ticket_slo.agents.cli", "tail", "breaches"],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TICKET_SLO_TOPIC_PREFIX": prefix},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"ticket-slo: tail: topic '{prefix}ticket-slo-breaches' does not exist at {kafka_bootstrap}; create the "
+        "pipeline's topics with 'ticket-slo topics' (or check TICKET_SLO_TOPIC_PREFIX)")
+    # Asking did not create it with the broker's default partition count.
+    assert f"{prefix}ticket-slo-breaches" in ensure_topics(_settings(kafka_bootstrap, prefix, 2))

@@ -40,7 +40,7 @@ def test_bad_policy_is_one_line_naming_file_key_and_problem(tmp_path: Path) -> N
     result = _cli("replay", str(EXAMPLE), "--policy", str(policy))
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"ticket-slo: bad policy: {policy}: plans.default.objectives.first_response.P4: "
+        f"ticket-slo: bad policy: {policy}: line 4: plans.default.objectives.first_response.P4: "
         "missing (each objective needs P1, P2, P3, P4)"
     )
 

@@ -35,7 +35,7 @@ def test_durations(text: object, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["90x", "", "1.5h", "30 m", "m", "h1", "-5s", 1.5, True, None, [30]])
+@pytest.mark.parametrize("text", ["90x", "", "1.5h", "30 m", "m", "h1", "-5s", "٣h", 1.5, True, None, [30]])
 def test_not_durations(text: object) -> None:
     with pytest.raises(PydanticCustomError, match="is not a duration"):
         parse_duration(text)
@@ -149,6 +149,9 @@ def test_unknown_top_level_key_and_missing_plans(tmp_path: Path) -> None:
     error = error_of(tmp_path, "plans:\n  default: {}\nplan: 1\n")
     assert (error.key_path, error.problem) == ("plan", "unknown key 'plan' (known: plans)")
     error = error_of(tmp_path, "other: 1\n")
+    # The unknown key comes first: it is most likely the missing one, misspelt.
+    assert (error.key_path, error.problem) == ("other", "unknown key 'other' (known: plans); plans is missing")
+    error = error_of(tmp_path, "{}\n")
     assert error.key_path == "plans" and error.problem.startswith("required key is missing")
 
 
@@ -179,3 +182,24 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_several_problems_are_counted(tmp_path: Path) -> None:
     error = error_of(tmp_path, "plans:\n  default:\n    objectives:\n      first_response: {P1: 1x, P2: 2x, P3: 3x, P4: 4h}\n")
     assert error.problem == "'1x' is not a duration (use 90s, 30m, 4h, 1h30m) (and 2 more problems)"
+
+
+def test_a_priority_written_instead_of_another_is_named_with_the_one_it_replaced(tmp_path: Path) -> None:
+    """P5 instead of P4 used to be reported only as 'P4 missing'."""
+    path = write(tmp_path, "plans:\n  default:\n    objectives:\n      first_response:\n"
+                           "        P1: 1h\n        P2: 2h\n        P3: 4h\n        P5: 8h\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value) == (f"{path}: line 8: plans.default.objectives.first_response.P5: "
+                                 "unknown priority 'P5' (known: P1, P2, P3, P4); P4 is missing")
+    assert caught.value.line == 8
+
+
+def test_a_missing_key_is_placed_at_the_line_of_the_mapping_that_lacks_it(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "plans:\n  default:\n    objectives:\n\n      first_response: {P1: 1h, P2: 2h, P4: 8h}\n")
+    assert (error.line, error.key_path) == (5, "plans.default.objectives.first_response.P3")
+
+
+def test_a_bad_list_item_is_placed_at_its_own_line(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "plans:\n  default:\n    warn_at:\n      - 0.5\n      - 1.5\n")
+    assert (error.line, error.key_path) == (5, "plans.default.warn_at.1")

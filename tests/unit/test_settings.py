@@ -57,3 +57,80 @@ def test_bad_partition_count_names_the_variable(value: str, problem: str) -> Non
 def test_bad_log_level_names_the_variable() -> None:
     with pytest.raises(SettingsError, match="TICKET_SLO_LOG_LEVEL='loud'"):
         Settings.from_env({"TICKET_SLO_LOG_LEVEL": "loud"})
+
+
+@pytest.mark.parametrize("value", ["", "   ", ",", " , "])
+def test_a_bootstrap_list_naming_no_broker_is_refused(value: str) -> None:
+    """What `export KAFKA_BOOTSTRAP_SERVERS=$(…)` leaves when the command failed."""
+    with pytest.raises(SettingsError, match=rf"^KAFKA_BOOTSTRAP_SERVERS={value!r} names no broker"):
+        Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": value})
+
+
+@pytest.mark.parametrize("value, server, problem", [
+    ("127.0.0.1:abc", "127.0.0.1:abc", "does not end in a port number"),
+    ("host:", "host:", "does not end in a port number"),
+    ("a:1,host:0", "host:0", "does not end in a port number"),
+    ("host:65536", "host:65536", "does not end in a port number"),
+    ("host:٣", "host:٣", "does not end in a port number"),
+    (":9092", ":9092", "is not host:port"),
+    ("localhost", "localhost", "is not host:port"),
+    ("my host:9092", "my host:9092", "is not host:port"),
+])
+def test_a_bootstrap_server_that_is_not_host_and_port_is_named(value: str, server: str, problem: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^KAFKA_BOOTSTRAP_SERVERS={value!r}: {server!r} {problem}"):
+        Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": value})
+
+
+def test_bootstrap_servers_may_be_ipv6_and_spaced() -> None:
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": " [::1]:9092 , b:65535,"})
+    assert settings.bootstrap_list == ["[::1]:9092", "b:65535"]
+
+
+@pytest.mark.parametrize("name, value, seconds", [
+    ("TICKET_SLO_ORPHAN_TIMEOUT", "1d", 86400.0),
+    ("TICKET_SLO_ORPHAN_TIMEOUT", "1h30m", 5400.0),
+    ("TICKET_SLO_SESSION_TIMEOUT", "45s", 45.0),
+    ("TICKET_SLO_TICK_INTERVAL", "0.5", 0.5),
+    ("TICKET_SLO_BREACH_GRACE", "0", 0.0),
+    ("TICKET_SLO_BREACH_GRACE", "0s", 0.0),
+    ("TICKET_SLO_BREACH_GRACE", "2m", 120.0),
+])
+def test_time_settings_take_seconds_or_the_policy_duration_syntax(name: str, value: str, seconds: float) -> None:
+    field = {"TICKET_SLO_ORPHAN_TIMEOUT": "orphan_timeout", "TICKET_SLO_SESSION_TIMEOUT": "session_timeout",
+             "TICKET_SLO_TICK_INTERVAL": "tick_interval", "TICKET_SLO_BREACH_GRACE": "breach_grace"}[name]
+    assert getattr(Settings.from_env({name: value}), field) == seconds
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("1x", "is not a number of seconds or a duration such as 90s, 30m, 4h, 1h30m, 1d"),
+    ("٣d", "is not a number of seconds or a duration"),
+    ("9" * 5000 + "s", "is not a number of seconds or a duration"),
+    ("0s", "must be a positive duration"),
+    ("0", "must be a positive finite number of seconds"),
+    ("-5", "must be a positive finite number of seconds"),
+    ("nan", "must be a positive finite number of seconds"),
+    ("1e999", "must be a positive finite number of seconds"),
+])
+def test_bad_time_settings_are_named(value: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"TICKET_SLO_ORPHAN_TIMEOUT": value})
+    assert str(caught.value).startswith(f"TICKET_SLO_ORPHAN_TIMEOUT={value!r} {problem}")
+
+
+@pytest.mark.parametrize("name", ["TICKET_SLO_APP_ID", "TICKET_SLO_TOPIC_PREFIX"])
+@pytest.mark.parametrize("value", ["my app", "a/b", "é", "x:1", "x" * 201])
+def test_names_that_become_topic_names_take_only_kafkas_characters(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^{name}=.* may hold only letters, digits, '\.', '_' and '-'"):
+        Settings.from_env({name: value})
+
+
+def test_whole_numbers_and_ports_are_ascii_digits() -> None:
+    with pytest.raises(SettingsError, match="TICKET_SLO_PARTITIONS='٣' is not a whole number"):
+        Settings.from_env({"TICKET_SLO_PARTITIONS": "٣"})
+    with pytest.raises(SettingsError, match=r"TICKET_SLO_METRICS_PORT='²' is not a port number"):
+        Settings.from_env({"TICKET_SLO_METRICS_PORT": "²"})
+    assert Settings.from_env({"TICKET_SLO_PARTITIONS": " 3 "}).partitions == 3
+
+
+def test_an_empty_log_level_is_the_default() -> None:
+    assert Settings.from_env({"TICKET_SLO_LOG_LEVEL": ""}).log_level == "info"
