@@ -15,10 +15,13 @@ from typing import Iterator
 
 from ticket_slo.streams.tools.simulator import PRIORITY_WEIGHTS, rfc3339
 
-__all__ = ["Record", "lifecycle_batch", "open_tickets", "probe_events", "encode", "event_value",
-           "mean_size"]
+__all__ = ["Record", "BATCH_PREFIX", "lifecycle_batch", "renamed_repeats", "open_tickets", "probe_events", "encode",
+           "event_value", "mean_size"]
 
 Record = tuple[bytes, bytes]
+
+#: The ticket-id prefix of the throughput batch.
+BATCH_PREFIX = "T-"
 
 _PRIORITIES = list(PRIORITY_WEIGHTS)
 _WEIGHTS = list(PRIORITY_WEIGHTS.values())
@@ -97,6 +100,23 @@ def lifecycle_batch(count: int, *, prefix: str, start: float, seed: int = 11,
             active[index] = active[-1]
             active.pop()
     return out
+
+
+def renamed_repeats(batch: list[Record], count: int, *, prefix: str) -> Iterator[Record]:
+    """``count`` events: the batch, then copies of it whose tickets are renamed.
+
+    In copy ``n`` (from 1) every ticket id ``{prefix}X`` (key, ``ticket_id``, and the
+    ``event_id`` built from it) becomes ``{prefix}r{n}-X``: to an engine each copy is new
+    tickets, not duplicates of seen events, so it does the batch's work again.
+    """
+    old = prefix.encode()
+    for n in range(count):
+        copy, index = divmod(n, len(batch))
+        key, value = batch[index]
+        if copy:
+            new = f"{prefix}r{copy}-".encode()
+            key, value = new + key[len(old):], value.replace(b'"' + old, b'"' + new)
+        yield key, value
 
 
 def open_tickets(count: int, *, prefix: str, at: float, seed: int = 23) -> Iterator[Record]:
