@@ -1,12 +1,13 @@
-"""The throughput measurements: broker limit, Python limit, pipeline, pipeline with open tickets.
+"""The throughput measurements: broker limit, Python limit, engine limit, pipeline, pipeline with open tickets.
 
 Every drain is measured the same way: the input is preloaded before the consumer
 starts; the clock starts when the first input record is handled (the first probe
-output for the worker, the first record for the passthrough) and stops when the
-consumer group's committed offsets reach the end of the input (lag zero), which
-both consumers commit on the same rhythm (every 2.8 s or 10 000 records). The
-time of the last write (the worker's last changelog record, the passthrough's
-last send) is kept too: it does not wait for the commit timer.
+output for the worker, the first record for the passthrough and the engine loop) and
+stops when the consumer group's committed offsets reach the end of the input (lag
+zero), which every consumer commits on the same rhythm (every 2.8 s or 10 000
+records). The time of the last write (the worker's last changelog record, the
+passthrough's and the engine loop's last send) is kept too: it does not wait for the
+commit timer.
 """
 
 from __future__ import annotations
@@ -15,18 +16,18 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from ticket_slo.streams.bench import kafka_tools
 from ticket_slo.streams.bench.context import BenchContext, Phase
 from ticket_slo.streams.bench.kafka_io import (LagWatcher, Stalled, create_topic, find_keys, first_record, last_record_times,
                                     produce, progress, read_changelog)
-from ticket_slo.streams.bench.lifecycle import Record, open_tickets, probe_events
+from ticket_slo.streams.bench.lifecycle import BATCH_PREFIX, Record, open_tickets, probe_events, renamed_repeats
 from ticket_slo.streams.bench.plan import LONG_POLICY
 from ticket_slo.streams.bench.processes import BenchError, Child, WorkerChild
-from ticket_slo.streams.kafka.topics import ensure_topics
+from ticket_slo.streams.kafka.topics import TopicSpec, ensure_topics, pipeline_topics
 
-__all__ = ["broker_limit", "python_limit", "pipeline", "open_state"]
+__all__ = ["broker_limit", "python_limit", "engine_limit", "pipeline", "open_state"]
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -76,19 +77,8 @@ def python_limit(ctx: BenchContext, batch: list[Record]) -> dict[str, object]:
     progress("python limit: aiokafka passthrough draining")
     child = Child([sys.executable, "-m", "ticket_slo.streams.bench.passthrough", ctx.base.bootstrap_servers, source, sink,
                    group, str(count)], label="passthrough", capture=True)
-    ctx.ledger.track(child)
-    try:
-        zero_at = watcher.wait_zero(ctx.plan.wait_limit, what="passthrough", on_tick=ctx.ledger.sample,
-                                     stall_after=ctx.plan.stall_after)
-        output = child.communicate(60)
-    finally:
-        watcher.close()
-        child.terminate(5)
+    zero_at, result = _child_drain(ctx, child, watcher, "passthrough")
     cpu = ctx.ledger.end()
-    try:
-        result = json.loads(output.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise BenchError(f"passthrough gave no result:\n{output[-2000:]}") from None
     first, last = float(result["first_record_at"]), float(result["last_handled_at"])
     return {
         "events": count,
@@ -97,6 +87,64 @@ def python_limit(ctx: BenchContext, batch: list[Record]) -> dict[str, object]:
         "drain_s": round(zero_at - first, 2),
         "cpu": cpu.as_dict(),
     }
+
+
+def engine_limit(ctx: BenchContext, batch: list[Record], python: dict[str, object] | None = None,
+                 tuning: Sequence[str] = ()) -> dict[str, object]:
+    """A batch loop around the real engine, without Faust (``engine_loop``), over as many events as
+    the passthrough: the batch, then copies of it with renamed tickets (new work, not duplicates).
+
+    Timed as the passthrough is, from its first record to lag zero; ``python`` (the
+    passthrough's figures of this run) gives the ratio. ``tuning``: extra options of
+    ``engine_loop`` (``--max-records``, ``--linger-ms``…).
+    """
+    phase = ctx.phase("engine_limit", LONG_POLICY)
+    settings = phase.settings
+    ensure_topics(settings, [*pipeline_topics(settings),
+                             TopicSpec(phase.changelog, settings.partitions, settings.replication_factor,
+                                       {"cleanup.policy": "compact"})])
+    count = max(ctx.plan.perf_records, len(batch))
+    progress(f"engine limit: preloading {count} events")
+    produce(settings, settings.topics.events, renamed_repeats(batch, count, prefix=BATCH_PREFIX), what="preload",
+            total=count)
+    watcher = LagWatcher(settings, settings.app_id, settings.topics.events, ctx.partitions)
+    ctx.ledger.begin("engine limit (batch loop)")
+    progress("engine limit: batch loop around the engine draining")
+    child = Child([sys.executable, "-m", "ticket_slo.streams.bench.engine_loop", phase.changelog, settings.app_id,
+                   str(count), *tuning], label="engine loop", env=phase.env, capture=True)
+    zero_at, result = _child_drain(ctx, child, watcher, "engine loop")
+    cpu = ctx.ledger.end()
+    first, last = float(result["first_record_at"]), float(result["last_handled_at"])
+    rate = _rate(count, zero_at - first)
+    python_rate = float(python["events_per_s"]) if python else 0.0  # type: ignore[arg-type]
+    return {
+        "events": count,
+        "events_per_s": round(rate, 1),
+        "events_per_s_to_last_write": round(_rate(count, last - first), 1),
+        "drain_s": round(zero_at - first, 2),
+        "ratio_to_python_limit": round(rate / python_rate, 3) if python_rate else None,
+        "loop": {key: result[key] for key in ("events", "invalid", "outputs", "changelog_records",
+                                              "position_records", "batches", "partition_batches",
+                                              "open_tickets_in_state", "tuning")},
+        "times": result["times"],
+        "cpu": cpu.as_dict(),
+    }
+
+
+def _child_drain(ctx: BenchContext, child: Child, watcher: LagWatcher, what: str) -> tuple[float, dict[str, Any]]:
+    """Wait until ``child``'s group has no lag, then for its one JSON line: (lag zero at, result)."""
+    ctx.ledger.track(child)
+    try:
+        zero_at = watcher.wait_zero(ctx.plan.wait_limit, what=what, on_tick=ctx.ledger.sample,
+                                    stall_after=ctx.plan.stall_after)
+        output = child.communicate(60)
+    finally:
+        watcher.close()
+        child.terminate(5)
+    try:
+        return zero_at, json.loads(output.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchError(f"{what} gave no result:\n{output[-2000:]}") from None
 
 
 def _drain(ctx: BenchContext, phase: Phase, worker: WorkerChild, launched: float, events: int,

@@ -59,6 +59,8 @@ def _cpu_rows(figures: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         rows.append(("broker limit (perf tools)", figures["broker_limit"]["cpu"]))
     if "python_limit" in figures:
         rows.append(("python limit (passthrough)", figures["python_limit"]["cpu"]))
+    if "engine_limit" in figures:
+        rows.append(("engine limit (batch loop)", figures["engine_limit"]["cpu"]))
     if "pipeline" in figures:
         rows.append(("pipeline drain", figures["pipeline"]["cpu"]))
     for key in ("open_small", "open_large"):
@@ -94,6 +96,13 @@ def render(figures: dict[str, Any]) -> str:
         add(f"{'  python: raw aiokafka passthrough':<46}{python['events_per_s']:>12,.0f}  "
             f"{python['events']:,} events in {python['drain_s']:.1f} s to lag 0 "
             f"({python['events_per_s_to_last_write']:,.0f}/s to last write)")
+    engine = figures.get("engine_limit")
+    if engine:
+        ratio = engine.get("ratio_to_python_limit")
+        add(f"{'  python: batch loop around the engine':<46}{engine['events_per_s']:>12,.0f}  "
+            f"{engine['events']:,} events in {engine['drain_s']:.1f} s to lag 0 "
+            f"({engine['events_per_s_to_last_write']:,.0f}/s to last write)"
+            + ("" if ratio is None else f"; {ratio:.3f} x passthrough"))
     pipe = figures.get("pipeline")
     if pipe:
         add(f"{'  pipeline: worker, empty state':<46}{pipe['events_per_s']:>12,.0f}  "
@@ -124,6 +133,12 @@ def render(figures: dict[str, Any]) -> str:
             f"{breaches['breached_then_retracted']}, breached again after a retraction "
             f"{breaches['breached_again_after_retraction']}")
     add("")
+    if engine:
+        per_event = engine["times"]["us_per_event"]
+        loop = engine["loop"]
+        add("engine loop time per event: " + ", ".join(f"{step} {value:.1f}" for step, value in per_event.items())
+            + f" µs (batches of up to {loop['tuning']['max_records']:,} records; "
+            f"{loop['changelog_records'] / max(loop['events'], 1):.2f} changelog writes per event)")
     if pipe:
         add(f"worker start with empty state: every partition processing after {pipe['ready_s']:.2f} s "
             f"('Ready' logged at {pipe['ready_log_s']:.2f} s, first output at {pipe['first_output_s']:.2f} s)")
@@ -145,7 +160,7 @@ def render(figures: dict[str, Any]) -> str:
         add(f"{goal['goal']:<58}{goal['figure']:<44}{goal['target']:<22}{ratio:>7}  {'yes' if goal['met'] else 'NO'}")
     add("")
     roles = {"broker": "broker", "bench": "bench", "worker": "worker", "passthrough": "passthrough",
-             "kafka perf tool": "perf tools", OTHER: "other load"}
+             "engine loop": "engine loop", "kafka perf tool": "perf tools", OTHER: "other load"}
     add(f"CPU by phase: cpu-seconds (% of {figures['cores']} cores). bench = this process (load generator and "
         f"observer); other load = processes outside this run; broker pid {figures.get('broker_pid') or 'unknown'}; "
         f"load average at start {'/'.join(str(v) for v in figures.get('load_average_at_start', []))}")

@@ -21,7 +21,7 @@ from ticket_slo.streams.bench.context import BenchContext
 from ticket_slo.streams.bench.cpu import CpuLedger
 from ticket_slo.streams.bench.kafka_io import delete_prefixed, progress
 from ticket_slo.streams.bench.kafka_tools import CLASSPATH_NEEDS, require_broker_script
-from ticket_slo.streams.bench.lifecycle import lifecycle_batch, mean_size
+from ticket_slo.streams.bench.lifecycle import BATCH_PREFIX, lifecycle_batch, mean_size
 from ticket_slo.streams.bench.plan import BenchPlan, full_plan, quick_plan
 from ticket_slo.streams.bench.processes import BenchError, BenchSetupError, ExternalProcess, MachineCpu, SelfProcess
 from ticket_slo.streams.bench.report import goals, render
@@ -146,7 +146,7 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
         ledger.track(ExternalProcess(broker_pid, "broker"), from_zero=False)
     ctx = BenchContext(base, plan, f"bench-{uuid.uuid4().hex[:8]}-", workdir, ledger, broker_script=script)
     started = time.monotonic()
-    batch = lifecycle_batch(plan.events, prefix="T-", start=time.time() - plan.events * 0.001,
+    batch = lifecycle_batch(plan.events, prefix=BATCH_PREFIX, start=time.time() - plan.events * 0.001,
                             concurrent=plan.concurrent_tickets)
     figures: dict[str, Any] = {
         "mode": plan.name, "bootstrap": bootstrap, "partitions": base.partitions, "cores": ledger.cores,
@@ -173,6 +173,7 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
     try:
         measure("broker_limit", lambda: phases.broker_limit(ctx, batch))
         measure("python_limit", lambda: phases.python_limit(ctx, batch))
+        measure("engine_limit", lambda: phases.engine_limit(ctx, batch, figures.get("python_limit")))
         measure("pipeline", lambda: phases.pipeline(ctx, batch, options.profile))
         if "pipeline" in figures:
             measure("breaches", lambda: breaches.breach_timeliness(ctx, figures["pipeline"]["events_per_s"]))

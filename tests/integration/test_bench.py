@@ -42,7 +42,8 @@ def test_throughput_figures_side_by_side(figures: dict[str, Any]) -> None:
     assert figures["mode"] == "quick"
     _positive(figures, "event_bytes_mean")
     for path in (("broker_limit", "producer_records_per_s"), ("broker_limit", "consumer_records_per_s"),
-                 ("python_limit", "events_per_s"), ("pipeline", "events_per_s"),
+                 ("python_limit", "events_per_s"), ("engine_limit", "events_per_s"),
+                 ("engine_limit", "ratio_to_python_limit"), ("pipeline", "events_per_s"),
                  ("pipeline", "events_per_s_to_last_write"), ("pipeline", "ready_s"),
                  ("open_small", "drain", "events_per_s"), ("open_large", "drain", "events_per_s")):
         _positive(figures, *path)
@@ -50,6 +51,19 @@ def test_throughput_figures_side_by_side(figures: dict[str, Any]) -> None:
     for drain in (figures["pipeline"], figures["open_small"]["drain"], figures["open_large"]["drain"]):
         # A drain whose lag never returns to zero is flagged, and timed to the last write instead.
         assert isinstance(drain["lag_zero"], bool) and "stalled" in drain and "probe_outputs_missing" in drain
+
+
+def test_engine_limit_writes_state_once_per_batch_with_its_position(figures: dict[str, Any]) -> None:
+    engine = figures["engine_limit"]
+    loop = engine["loop"]
+    assert engine["events"] == figures["python_limit"]["events"], "the same number of events as the passthrough"
+    assert loop["events"] + loop["invalid"] == engine["events"]
+    assert 0 < loop["changelog_records"] <= loop["events"], "each touched ticket at most once per batch"
+    assert loop["position_records"] == loop["partition_batches"] > 0
+    assert loop["outputs"] > 0
+    split = engine["times"]["us_per_event"]
+    assert set(split) == {"consume", "parse", "apply", "advance", "state", "produce", "commit"}
+    assert split["apply"] > 0 and split["parse"] > 0
 
 
 def test_breach_timeliness_and_exactly_once(figures: dict[str, Any]) -> None:
@@ -82,13 +96,15 @@ def test_every_goal_has_a_ratio(figures: dict[str, Any]) -> None:
 
 
 def test_cpu_is_attributed_per_process(figures: dict[str, Any]) -> None:
-    phases = [figures["broker_limit"]["cpu"], figures["python_limit"]["cpu"], figures["pipeline"]["cpu"],
+    phases = [figures["broker_limit"]["cpu"], figures["python_limit"]["cpu"], figures["engine_limit"]["cpu"],
+              figures["pipeline"]["cpu"],
               figures["breaches"]["cpu"], figures["open_large"]["load_cpu"], figures["open_large"]["drain"]["cpu"]]
     for cpu in phases:
         assert cpu["cores"] >= 1 and cpu["wall_s"] > 0
         assert "bench" in cpu["cpu_s"]
     assert figures["pipeline"]["cpu"]["cpu_s"]["worker"] > 0
     assert figures["python_limit"]["cpu"]["cpu_s"]["passthrough"] > 0
+    assert figures["engine_limit"]["cpu"]["cpu_s"]["engine loop"] > 0
     assert figures["broker_limit"]["cpu"]["cpu_s"]["kafka perf tool"] > 0
     if figures["broker_pid"] is not None:  # a broker started by deploy/kafka/broker.py is found by address
         assert figures["pipeline"]["cpu"]["cpu_s"]["broker"] > 0
