@@ -6,7 +6,8 @@ import json
 import time
 from typing import Any, Iterable
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import OffsetSpec
 from kafka.consumer.fetcher import ConsumerRecord
 
 
@@ -49,3 +50,21 @@ def consume(bootstrap: str, topic: str, *, expect: int, timeout: float = 60.0,
     finally:
         consumer.close()
     return records
+
+
+def group_offsets(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, tuple[int | None, int]]:
+    """Partition → (the group's committed offset, or None if it never committed; the end offset)."""
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
+        committed = admin.list_group_offsets({group: tps}).get(group, {})
+    finally:
+        admin.close()
+    return {tp.partition: (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else None,
+                           ends[tp].offset) for tp in tps}
+
+
+def offsets_at_end(offsets: dict[int, tuple[int | None, int]]) -> bool:
+    """Whether every partition's committed offset reached its end offset (``group_offsets``)."""
+    return all(committed is not None and committed >= end for committed, end in offsets.values())

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -20,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
-from tests.integration.kafka_io import consume
+from tests.integration.kafka_io import consume, group_offsets, offsets_at_end
+from tests.integration.replay_oracle import output_content, output_key, replay_outputs
 from tests.integration.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -91,42 +90,6 @@ def _publish(bootstrap: str, topic: str, records: list[tuple[float, bytes | None
     producer.close()
 
 
-def _settled(bootstrap: str, group: str, topic: str) -> bool:
-    """Whether the group's committed offsets reached the end of every partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        ends = consumer.end_offsets(partitions)
-        offsets = admin.list_group_offsets({group: partitions}).get(group, {})
-        return all(tp in offsets and offsets[tp].offset >= ends[tp] for tp in partitions)
-    finally:
-        consumer.close()
-        admin.close()
-
-
-def _replay(events_file: Path, policy: Path, start: float) -> list[dict[str, Any]]:
-    """What ``ticket-slo replay`` derives from the same input: breaches, retractions, outcomes."""
-    replayed = subprocess.run(
-        [sys.executable, "-m", "ticket_slo.agents.cli", "replay", str(events_file), "--policy", str(policy),
-         "--until", datetime.fromtimestamp(start + 120, timezone.utc).isoformat(),
-         "--dead-letters", str(events_file.with_suffix(".dlq.jsonl"))],
-        capture_output=True, text=True, timeout=120, check=True,
-    )
-    return [r for r in map(json.loads, replayed.stdout.splitlines()) if r["type"] != "slo.at_risk"]
-
-
-def _key(record: dict[str, Any]) -> tuple[Any, ...]:
-    if record["type"] == "slo.completed":
-        return ("slo.completed", record["ticket_id"], record["met"], record["elapsed_seconds"])
-    return (record["type"], record["breach_id"])
-
-
-def _content(record: dict[str, Any]) -> dict[str, Any]:
-    """What must agree between duplicates: everything but the moment of detection."""
-    return {k: v for k, v in record.items() if k != "detected_at"}
-
-
 def test_kill_nine_five_times_loses_nothing(kafka_bootstrap: str, tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
@@ -151,14 +114,14 @@ def test_kill_nine_five_times_loses_nothing(kafka_bootstrap: str, tmp_path: Path
             worker = WorkerProcess(kafka_bootstrap, tmp_path, prefix=prefix, extra_env=env,
                                    partitions=PARTITIONS).start()
         publisher.join()
-        expected = _replay(events_file, policy, start)
-        expected_keys = {_key(r) for r in expected}
+        expected = replay_outputs(events_file, policy, start + 120)
+        expected_keys = {output_key(r) for r in expected}
         # Wait until the outputs hold everything replay derives (or give up after 120 s).
         deadline = time.monotonic() + 120
         while True:
             live = [json.loads(r.value) for topic in ("ticket-slo-breaches", "ticket-slo-outcomes")
                     for r in consume(kafka_bootstrap, worker.topic(topic), expect=10**9, timeout=3)]
-            if expected_keys <= {_key(r) for r in live} or time.monotonic() > deadline:
+            if expected_keys <= {output_key(r) for r in live} or time.monotonic() > deadline:
                 break
         time.sleep(3)  # anything surplus still in flight
         live = [json.loads(r.value) for topic in ("ticket-slo-breaches", "ticket-slo-outcomes")
@@ -168,7 +131,8 @@ def test_kill_nine_five_times_loses_nothing(kafka_bootstrap: str, tmp_path: Path
         # And no partition's commit may be stuck (agents/faust_fixes/offset_commits.py): within a few
         # commit intervals the group's offsets reach the end of the input.
         settle_by = time.monotonic() + 30
-        while not (settled := _settled(kafka_bootstrap, f"{prefix}ticket-slo", worker.topic("ticket-events"))):
+        while not (settled := offsets_at_end(group_offsets(kafka_bootstrap, f"{prefix}ticket-slo",
+                                                           worker.topic("ticket-events"), PARTITIONS))):
             if time.monotonic() > settle_by:
                 break
             time.sleep(1)
@@ -178,7 +142,7 @@ def test_kill_nine_five_times_loses_nothing(kafka_bootstrap: str, tmp_path: Path
 
     assert kills == KILLS
     assert settled, "the group's committed offsets did not reach the end of ticket-events"
-    live_keys = {_key(r) for r in live}
+    live_keys = {output_key(r) for r in live}
     assert len(expected_keys) > TICKETS // 2
     missing = expected_keys - live_keys
     invented = live_keys - expected_keys
@@ -189,18 +153,18 @@ def test_kill_nine_five_times_loses_nothing(kafka_bootstrap: str, tmp_path: Path
     published = {(r.key, r.value): r.timestamp / 1000 for r in inputs}
     explained = set()
     for record in live:
-        if _key(record) in invented and record["type"] == "slo.breached":
+        if output_key(record) in invented and record["type"] == "slo.breached":
             retraction = ("slo.breach_retracted", record["breach_id"])
             stops = [published[(key, value)] for _, key, value in records
                      if key == record["ticket_id"].encode() and b'"ticket.opened"' not in value]
             deadline = datetime.fromisoformat(record["deadline"].replace("Z", "+00:00")).timestamp()
             if retraction in invented and stops and min(stops) > deadline + 0.5:
-                explained |= {_key(record), retraction}
+                explained |= {output_key(record), retraction}
     assert not invented - explained, f"outputs replay does not derive: {sorted(invented - explained)[:6]}"
     by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
     for record in live:
-        first = by_key.setdefault(_key(record), record)
-        assert _content(first) == _content(record), "a duplicate differs from the original"
+        first = by_key.setdefault(output_key(record), record)
+        assert output_content(first) == output_content(record), "a duplicate differs from the original"
     invalid_lines = sum(1 for _, _, value in records if value == b"{not json")
     letters = [json.loads(r.value) for r in dead]
     assert len({(d["partition"], d["offset"]) for d in letters if d["reason"] == "bad_json"}) == invalid_lines

@@ -30,10 +30,11 @@ class WorkerProcess:
     """Starts the worker in its own process group with its own app id, topics and data dir."""
 
     def __init__(self, bootstrap: str, workdir: Path, *, prefix: str | None = None,
-                 extra_env: dict[str, str] | None = None, partitions: int = 3) -> None:
+                 extra_env: dict[str, str] | None = None, partitions: int = 3,
+                 log_name: str | None = None) -> None:
         self.prefix = prefix or f"t{uuid.uuid4().hex[:10]}-"
         self.workdir = workdir
-        self.log_path = workdir / f"worker-{self.prefix}{uuid.uuid4().hex[:6]}.log"
+        self.log_path = workdir / (log_name or f"worker-{self.prefix}{uuid.uuid4().hex[:6]}.log")
         self.metrics_port = free_port()
         self.env = {
             **os.environ,
@@ -55,12 +56,18 @@ class WorkerProcess:
         return f"{self.prefix}{name}"
 
     def start(self, timeout: float = 120.0) -> "WorkerProcess":
+        """Launch the worker and wait until it logs that it is ready."""
+        self.launch()
+        self.wait_for_log(READY_MARKER, timeout)
+        return self
+
+    def launch(self) -> "WorkerProcess":
+        """Start the worker process and return at once (a test may act during its start-up)."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ticket_slo.agents.cli", "worker"],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        self.wait_for_log(READY_MARKER, timeout)
         return self
 
     def wait_for_log(self, text: str, timeout: float) -> None:
@@ -72,6 +79,23 @@ class WorkerProcess:
                 raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log()[-4000:]}")
             time.sleep(0.2)
         raise AssertionError(f"worker did not log {text!r} within {timeout}s:\n{self.log()[-4000:]}")
+
+    def first_of(self, texts: tuple[str, ...], timeout: float, poll: float = 0.05) -> str | None:
+        """The first of ``texts`` the log shows within ``timeout`` (polled often), or None.
+
+        Raises if the worker exits meanwhile.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log()
+            found = [(log.index(text), text) for text in texts if text in log]
+            if found:
+                return min(found)[1]
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"worker exited with {self.process.returncode}:\n{log[-4000:]}")
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(poll)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
