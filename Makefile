@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-faults test-open test-unit test-integration venv kafka tools kafka-start kafka-stop clean
+.PHONY: run test test-faults test-unit test-integration venv kafka tools kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
 	@echo "== creating $(VENV) and installing ticket-slo with its test tools"
@@ -46,12 +46,9 @@ FAULT_ROUNDS ?= 5
 test-faults: venv kafka tools
 	@for round in $$(seq 1 $(FAULT_ROUNDS)); do \
 	  echo "== fault round $$round of $(FAULT_ROUNDS)"; \
-	  $(BIN)/python -m pytest -m "faults and not open_problem" -s -x -p no:cacheprovider || exit 1; \
+	  $(BIN)/python -m pytest -m faults -s -x -p no:cacheprovider || exit 1; \
 	done
 
-## test-open: the tests that reproduce known open problems (they fail until the problem is fixed)
-test-open: venv kafka
-	$(BIN)/python -m pytest -m open_problem -s
 
 test-unit: venv tools
 	$(BIN)/python -m pytest tests/unit

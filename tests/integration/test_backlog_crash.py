@@ -19,10 +19,9 @@ What must hold, as after any crash: every breach, retraction and outcome that
 nothing else does; every invalid record is a dead letter; the group's committed offsets
 of ``ticket-events`` reach the end of every partition.
 
-Written for a known open problem (a successor worker that skipped the backlog its
-predecessor had not committed; restarts that stalled), it carries the ``open_problem``
-marker, which keeps it out of ``make test`` until the live path owns its input position;
-``make test-open`` runs it.
+Written for a loss seen before (a successor worker that skipped the backlog its
+predecessor had not committed; restarts that stalled), which it has not reproduced on the
+current code; it runs in ``make test`` and ``make test-faults`` like the other fault tests.
 
 Environment:
 
@@ -57,7 +56,7 @@ from tests.integration.replay_oracle import output_content, output_key, replay_o
 from tests.integration.worker_process import WorkerProcess
 from ticket_slo.streams.bench.processes import READY_MARKER
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.open_problem]
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 POLICY = """
 plans:
