@@ -168,7 +168,7 @@ class SloEngine:
             priority = TicketState.running_priority_of(record)
             if priority is not None:
                 counts[priority] += 1
-                key = _deadline_key(TicketState.from_record(record))
+                key = TicketState.unbreached_deadline_of(record)
                 if key is not None:
                     deadlines.append((ticket_id, key))
         self._index.replace(entries)

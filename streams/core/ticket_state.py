@@ -186,6 +186,17 @@ class TicketState:
         """Priority of a running clock (for the open-clock gauge), else ``None``."""
         return record.get("p") if record.get("ph") == Phase.RUNNING.value else None
 
+    @staticmethod
+    def unbreached_deadline_of(record: Record) -> tuple[str, int] | None:
+        """(priority, deadline) of a running clock with no standing breach, read without
+        decoding the whole record (an engine rebuilt after a restart reads every record)."""
+        if record.get("ph") != Phase.RUNNING.value or record.get("br"):
+            return None
+        priority, start, target = record.get("p"), record.get("st"), record.get("t")
+        if priority is None or start is None or target is None:
+            return None
+        return priority, start + target
+
 
 #: ``Phase(code)`` goes through Enum's lookup machinery; this runs for every record read.
 _PHASE_BY_CODE: Final[dict[Any, Phase]] = {phase.value: phase for phase in Phase}

@@ -62,8 +62,8 @@ def test_engine_limit_writes_state_once_per_batch_with_its_position(figures: dic
     assert loop["position_records"] == loop["partition_batches"] > 0
     assert loop["outputs"] > 0
     split = engine["times"]["us_per_event"]
-    assert set(split) == {"consume", "parse", "apply", "advance", "state", "produce", "commit"}
-    assert split["apply"] > 0 and split["parse"] > 0
+    assert set(split) == {"consume", "process", "state", "produce", "commit"}
+    assert split["process"] > 0 and split["state"] > 0
 
 
 def test_breach_timeliness_and_exactly_once(figures: dict[str, Any]) -> None:

@@ -149,3 +149,13 @@ def test_an_unknown_phase_code_is_refused_by_name() -> None:
 
     with pytest.raises(ValueError, match="^ticket state record has unknown phase 'x'$"):
         TicketState.from_record({"v": 1, "ph": "x", "s": ","})
+
+
+def test_the_unbreached_deadline_is_read_from_the_record_alone() -> None:
+    running = TicketState(phase=Phase.RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=3600)
+    assert TicketState.unbreached_deadline_of(running.to_record()) == ("P2", 3610)
+    breached = TicketState(phase=Phase.RUNNING, priority="P1", plan="gold", customer_id="c1", start=10, target=5,
+                           breached=True)
+    assert TicketState.unbreached_deadline_of(breached.to_record()) is None, "a standing breach has no deadline ahead"
+    assert TicketState.unbreached_deadline_of(TicketState(phase=Phase.CLOSED, closed_at=5).to_record()) is None
+    assert TicketState.unbreached_deadline_of(TicketState().to_record()) is None, "pending: no clock yet"
