@@ -7,19 +7,15 @@ benchmark all run the same topology, each against its own broker and topic prefi
 from __future__ import annotations
 
 import faust
-from mode.utils.objects import cached_property
-from mode.utils.queues import FlowControlEvent
 
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.progress import ProgressLog
 from ticket_slo.agents.topology import register_tracker
 from ticket_slo.schemas.policy import Policy
-from ticket_slo.agents.faust_fixes.flow_control import ResumeOnceFlowControl
 from ticket_slo.agents.credentials import faust_credentials
 from ticket_slo.agents.faust_fixes.internals import warn_if_not_pinned
-from ticket_slo.agents.faust_fixes.offset_commits import TicketSloTransport
+from ticket_slo.agents.faust_fixes.owned_input import TicketSloTransport
 from ticket_slo.streams.kafka.settings import Settings
-from ticket_slo.streams.kafka.topics import MAX_PRODUCER_REQUEST_BYTES
 
 __all__ = ["create_app", "TicketSloApp"]
 
@@ -28,27 +24,22 @@ PROGRESS_INTERVAL = 10.0
 
 
 class TicketSloApp(faust.App):
-    """The Faust app, with two faust-streaming faults around restarts worked around."""
-
-    @cached_property
-    def flow_control(self) -> FlowControlEvent:
-        # See ticket_slo.agents.faust_fixes.flow_control: Faust's own flow control loses records after a rebalance.
-        return ResumeOnceFlowControl(loop=self.loop)
+    """The Faust app, whose consumer leaves the input to the tracker."""
 
     def _new_transport(self) -> TicketSloTransport:
-        # See ticket_slo.agents.faust_fixes.offset_commits: Faust's commits can crawl one offset at a time.
+        # See ticket_slo.agents.faust_fixes.owned_input: the input is read by the tracker, never by Faust.
         return TicketSloTransport(self.conf.broker_consumer, self)
 
 
 def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust.App:
-    """Build the Faust app and register the pipeline's agents on it."""
+    """Build the Faust app and register the tracker on it."""
     warn_if_not_pinned()
     app = TicketSloApp(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_list],
         # TLS and SASL from KAFKA_SECURITY_PROTOCOL and friends (None: plaintext).
         broker_credentials=faust_credentials(settings),
-        # Values are validated with pydantic by the agents, not by Faust codecs.
+        # Keys and values are bytes: the tracker validates input with pydantic, not Faust codecs.
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",
@@ -64,14 +55,8 @@ def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust
         # A crashed worker's partitions (and their clocks) move after this long.
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
-        # Dead letters carry the original value, which may be just over the 1 MiB limit.
-        producer_max_request_size=MAX_PRODUCER_REQUEST_BYTES,
         # Metrics are served by prometheus-client, not by Faust's web server.
         web_enabled=False,
-        # Wait up to 10 ms to fill produce batches: +15-20 % events/s in `bench --only pipeline`
-        # (to last write, 40k events: 2,674/s at 0, 3,038-3,250/s at 5-20 ms); breaches are
-        # judged against a grace of seconds, so 10 ms is not felt.
-        producer_linger=0.01,
         datadir=str(settings.data_dir),
     )
     progress = ProgressLog()

@@ -59,7 +59,6 @@ METRIC_NAMES: tuple[str, ...] = (
     "ticket_slo_owned_partitions",
     "ticket_slo_event_lag_seconds",
     "ticket_slo_breach_delay_seconds",
-    "ticket_slo_outputs_redelivered_total",
 )
 
 
@@ -122,11 +121,6 @@ class SloMetrics:
         self.breach_delay = Histogram("ticket_slo_breach_delay_seconds",
                                       "Publication time minus deadline of slo.breached events.",
                                       buckets=BREACH_DELAY_BUCKETS, registry=r)
-
-        self.redelivered = Counter("ticket_slo_outputs_redelivered",
-                                   "Outputs published again after a restart or rebalance, from state "
-                                   "outboxes of uncommitted input (consumers see them as duplicates).",
-                                   registry=r)
 
         self._gauge_series: dict[Gauge, set[tuple[str, str]]] = {self.open_clocks: set(), self.next_deadline: set()}
         # How each engine counter of ``OUTPUT_TYPES`` is exported (the model's type follows from it).

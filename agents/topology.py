@@ -1,92 +1,126 @@
-"""The tracker's Faust wiring: topics, table, agent, timers and signals, each forwarding to a ``Tracker``.
+"""The tracker's Faust wiring: the input topic, the ``tickets`` table, the rebalance signals
+and the service that runs the ``Tracker``'s batch loop.
 
-One agent (concurrency 1) consumes ``ticket-events`` and the internal clock topic, which
-have the same partition count, so each partition's events, ticks and table changelog are
-handled by one worker, in one place, in order. What happens to each message, and in which
-order state, outputs and offsets are written: ``ticket_slo.agents.tracker.Tracker``.
+Faust keeps what it does well: the worker's lifecycle, the group membership and the
+assignment (``ticket-events`` and the table's changelog are co-partitioned, so a worker
+owns the state of exactly the input partitions it reads), the table and its changelog
+topic, the timers. The tracker reads the input itself, in batches, from the position
+stored with the state (``ticket_slo.agents.tracker``); the table's store reads the state
+back in large batches on assignment (``ticket_slo.agents.ticket_store``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+from typing import Any, Iterable
 
 import faust
 from faust.types import TP
+from mode import Service
 
-from ticket_slo.agents.faust_fixes.internals import committed_offset
+from ticket_slo.agents.faust_fixes.internals import commit_group_offsets
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.progress import ProgressLog
-from ticket_slo.agents.table_values import Source
-from ticket_slo.agents.tracker import TABLE_NAME, Tracker
+from ticket_slo.agents.ticket_store import TicketStore, TicketsTable
+from ticket_slo.agents.tracker import TABLE_NAME, Tracker, TrackerIO, TrackerTopics
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.core.emission import EmissionKind
+from ticket_slo.streams.kafka.changelog_reader import LoadedPartition, read_changelog_partitions
+from ticket_slo.streams.kafka.clients import aiokafka_consumer, aiokafka_producer
 from ticket_slo.streams.kafka.group_offsets import GroupOffsets
 from ticket_slo.streams.kafka.settings import Settings
+from ticket_slo.streams.kafka.topics import MAX_PRODUCER_REQUEST_BYTES
 
 __all__ = ["register_tracker"]
+
+log = logging.getLogger(__name__)
 
 
 def register_tracker(app: faust.App, settings: Settings, policy: Policy, progress: ProgressLog,
                      metrics: SloMetrics) -> Tracker:
-    """Declare the tracker's topics, table, agent and timers on ``app``; return the tracker."""
+    """Declare the tracker's topic, table, signals and service on ``app``; return the tracker."""
     names = settings.topics
-    raw = {"key_type": bytes, "value_type": bytes}
-    source = app.topic(names.events, names.clock, **raw)
-    clock = app.topic(names.clock, **raw)
-    outputs: dict[EmissionKind, faust.types.TopicT] = {
-        "breach": app.topic(names.breaches, **raw),
-        "warning": app.topic(names.warnings, **raw),
-        "outcome": app.topic(names.outcomes, **raw),
-        "dead_letter": app.topic(names.dead_letters, **raw),
-    }
-    table = app.Table(
-        TABLE_NAME,
-        default=None,
-        key_type=str,
-        partitions=settings.partitions,
-        help="Per-ticket SLO state: [partition, engine record, outbox].",
-    )
-    input_topics = {Source.EVENTS: names.events, Source.CLOCK: names.clock}
+    client_id = f"{settings.app_id}-tracker"
+    # Subscribed, so the group assigns it (with the changelog partitions that go with it);
+    # never fetched by Faust (ticket_slo.agents.faust_fixes.owned_input).
+    app.topics.add(app.topic(names.events, key_type=bytes, value_type=bytes))
+    app.owned_input_topics = frozenset({names.events})  # type: ignore[attr-defined]
+
+    async def read_state(topic: str, partitions: Iterable[int]) -> dict[int, LoadedPartition]:
+        return await read_changelog_partitions(settings, topic, partitions, client_id=f"{client_id}-state")
+
+    table = app.tables.add(TicketsTable(
+        app, name=TABLE_NAME, default=None, beacon=app.tables.beacon, partitions=settings.partitions,
+        key_type=bytes, value_type=bytes,
+        options={"reader": read_state},
+        help="Per-ticket SLO state and each partition's input position (written by the tracker).",
+    ))
+    changelog = str(table.changelog_topic.get_topic_name())
+    sinks: dict[EmissionKind, str] = {"breach": names.breaches, "warning": names.warnings,
+                                      "outcome": names.outcomes, "dead_letter": names.dead_letters}
     group_offsets = GroupOffsets(settings)
 
-    async def send(kind: EmissionKind, key: bytes | None, value: bytes) -> None:
-        await outputs[kind].send(key=key, value=value)
+    async def open_io() -> TrackerIO:
+        from aiokafka.structs import TopicPartition
 
-    def committed(source_code: Source, partition: int) -> int | None:
-        return committed_offset(app.consumer, TP(input_topics[source_code], partition))
+        consumer = aiokafka_consumer(settings, client_id=client_id, group_id=None, enable_auto_commit=False,
+                                     auto_offset_reset="earliest")
+        producer = aiokafka_producer(settings, client_id=client_id, acks="all", linger_ms=0,
+                                     max_request_size=MAX_PRODUCER_REQUEST_BYTES)
+        await consumer.start()
+        await producer.start()
 
-    async def backlog(partition: int) -> tuple[int | None, int | None]:
-        tp = TP(names.events, partition)
-        ends = await app.consumer.highwaters(tp)
-        start = await asyncio.to_thread(group_offsets.committed, names.events, partition)
-        return start, ends.get(tp)
+        async def commit(offsets: dict[int, int]) -> bool:
+            try:
+                await commit_group_offsets(app.consumer, {TP(names.events, p): o for p, o in offsets.items()})
+            except Exception as exc:  # lag monitoring only: the position lives with the state
+                log.warning("could not commit the group's offsets %s: %r", offsets, exc)
+                return False
+            return True
 
-    tracker = Tracker(policy, table, send, committed, backlog, metrics, progress,
-                      orphan_timeout=settings.orphan_timeout, breach_grace=settings.breach_grace)
+        async def committed(partition: int) -> int | None:
+            return await asyncio.to_thread(group_offsets.committed, names.events, partition)
+
+        async def close() -> None:
+            await consumer.stop()
+            await producer.stop()
+            await asyncio.to_thread(group_offsets.close)
+
+        return TrackerIO(consumer, producer, lambda p: TopicPartition(names.events, p), commit, committed, close)
+
+    tracker = Tracker(policy, TrackerTopics(names.events, changelog, sinks,
+                                            dict.fromkeys(sinks.values(), settings.partitions)),
+                      metrics, progress, open_io, orphan_timeout=settings.orphan_timeout,
+                      breach_grace=settings.breach_grace, poll_interval=settings.tick_interval)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
+        await tracker.on_revoked()
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
-        tracker.on_assigned({tp.partition for tp in assigned if tp.topic == names.events})
+        store = table.data
+        assert isinstance(store, TicketStore)
+        owned = {tp.partition for tp in assigned if tp.topic == names.events}
+        missing = owned - set(store.partitions)
+        if missing:  # co-partitioned topics make this impossible; say so loudly if it happens
+            log.error("no state read for input partitions %s: they are not processed", sorted(missing))
+        await tracker.on_assigned({p: store.partitions[p] for p in sorted(owned - missing)})
 
-    @app.agent(source, name="tracker", concurrency=1)
-    async def track(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            if message.topic == names.clock:
-                await tracker.on_tick(message.partition, message.offset)
-            else:
-                await tracker.on_event(message)
+    @app.service
+    class TrackerService(Service):
+        """Runs the tracker's batch loop from the end of the first recovery until the worker stops."""
+
+        async def on_stop(self) -> None:
+            await tracker.stop()
+
+        @Service.task
+        async def _process(self) -> None:
+            await tracker.run()
 
     @app.timer(1.0, name="ownership-gauges")
     async def update_gauges() -> None:
         tracker.refresh_gauges()
-
-    @app.timer(settings.tick_interval, name="clock-ticks")
-    async def tick() -> None:
-        """Send a tick to every clock partition this worker owns, so idle partitions fire too."""
-        for tp in app.assignor.assigned_actives():
-            if tp.topic == names.clock:
-                await clock.send(value=b"", partition=tp.partition)
 
     return tracker

@@ -1,213 +1,331 @@
-"""The SLO tracker: the single writer of per-ticket state, fed by events and clock ticks.
+"""The SLO tracker: the single writer of per-ticket state, reading ``ticket-events`` in batches
+from the position stored with that state.
 
-``Tracker`` has one method per thing that happens to the live worker: an input event, a
-clock tick, a partition assignment (which revokes every other partition), and the
-once-a-second refresh of the ownership gauges. It knows nothing of Faust: the table, the
-output sender, the wall clock and the offset lookups are handed to it, so tests drive it
-without a broker. ``ticket_slo.agents.topology`` wires it to Faust's agent and timers.
+``Tracker`` knows nothing of Faust: its input consumer (partitions assigned by hand), its
+producer and the group-offset commit are handed to it through ``TrackerIO``, so tests
+drive it with in-memory stand-ins. ``ticket_slo.agents.topology`` wires it to the Faust app,
+which keeps the group membership, the partition assignment and the ``tickets`` table.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Awaitable, Callable, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Final, Mapping, Protocol, Sequence
 
 from ticket_slo.agents.metrics import SloMetrics
-from ticket_slo.agents.partition_engines import CommittedOffset, PartitionEngines, TableStore, TicketTable
 from ticket_slo.agents.progress import ProgressLog
-from ticket_slo.agents.table_values import Source
+from ticket_slo.schemas.events import TicketEvent
 from ticket_slo.schemas.objectives import FIRST_RESPONSE
-from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.policy import Policy
-from ticket_slo.schemas.validation import InvalidEvent, parse_event
 from ticket_slo.streams.core.clocks import PartitionCatchUp
-from ticket_slo.streams.core.effects import Effect
-from ticket_slo.streams.core.emission import Emission, EmissionKind, EventSource
+from ticket_slo.streams.core.effects import Applied, Effect
+from ticket_slo.streams.core.emission import EmissionKind
 from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.partition_batch import BatchWrites, InputRecord, PartitionBatcher, TouchedStore
+from ticket_slo.streams.kafka.changelog_reader import LoadedPartition
+from ticket_slo.streams.kafka.record_batches import outputs_by_partition, send_records
 
-__all__ = ["Tracker", "InputMessage", "SendOutput", "BacklogLookup", "TABLE_NAME"]
+__all__ = ["Tracker", "TrackerIO", "TrackerTopics", "TABLE_NAME", "MAX_BATCH_RECORDS"]
 
 log = logging.getLogger(__name__)
 
-TABLE_NAME = "tickets"
-
-#: Publish one record: ``(kind, key, value)``; the kind names the output topic.
-SendOutput = Callable[[EmissionKind, "bytes | None", bytes], Awaitable[None]]
-#: Partition of ``ticket-events`` → (the group's committed offset, the partition's end offset).
-BacklogLookup = Callable[[int], Awaitable["tuple[int | None, int | None]"]]
+TABLE_NAME: Final = "tickets"
+#: Records taken from the input per batch (all partitions together): about 50 ms of work.
+MAX_BATCH_RECORDS: Final = 2000
 
 
-class InputMessage(Protocol):
-    """What the tracker reads of a ``ticket-events`` record (Faust's ``Message`` has these)."""
+class InputConsumer(Protocol):
+    """What is used of aiokafka's ``AIOKafkaConsumer`` (partitions assigned by hand, no group)."""
 
-    @property
-    def topic(self) -> str: ...
+    def assign(self, partitions: list[Any]) -> None: ...
 
-    @property
-    def partition(self) -> int: ...
+    def seek(self, partition: Any, offset: int) -> None: ...
 
-    @property
-    def offset(self) -> int: ...
+    async def beginning_offsets(self, partitions: list[Any]) -> dict[Any, int]: ...
 
-    @property
-    def timestamp(self) -> float | None: ...
+    async def end_offsets(self, partitions: list[Any]) -> dict[Any, int]: ...
 
-    @property
-    def key(self) -> bytes | None: ...
+    async def getmany(self, *partitions: Any, timeout_ms: int = 0,
+                      max_records: int | None = None) -> dict[Any, list[Any]]: ...
 
-    @property
-    def value(self) -> bytes | None: ...
+
+@dataclass
+class TrackerIO:
+    """The tracker's connections, opened once by the wiring."""
+
+    consumer: InputConsumer
+    #: aiokafka's ``AIOKafkaProducer`` (``create_batch``, ``send_batch``, ``flush``).
+    producer: Any
+    #: ``ticket-events`` partition → topic-partition object of the consumer's library.
+    topic_partition: Callable[[int], Any]
+    #: Commit the group's offsets of ``ticket-events`` (partition → next offset), for lag only.
+    commit: Callable[[dict[int, int]], Awaitable[bool]]
+    #: The group's committed offset of a ``ticket-events`` partition (state written before positions were).
+    committed: Callable[[int], Awaitable["int | None"]]
+    close: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TrackerTopics:
+    events: str
+    changelog: str
+    sinks: Mapping[EmissionKind, str]
+    #: Partition count of every output topic (Kafka's default partitioner places the outputs).
+    partitions: Mapping[str, int] = field(default_factory=dict)
 
 
 class Tracker:
-    """The live path: every input message of an owned partition goes through here, in order.
+    """The live path. Each batch of input is handled in these steps:
 
-    Each message is handled in these steps, and a crash between any two of them loses
-    nothing (the worker is at-least-once; outputs carry stable ids and deterministic JSON,
-    so consumers drop the duplicates a crash can cause):
+    1. *Read* up to ``MAX_BATCH_RECORDS`` records of the owned ``ticket-events`` partitions,
+       each partition from right after the last offset its stored state covers.
+    2. *Apply* each partition's records in order (invalid ones become dead letters), then
+       fire what is due; every partition without records fires what is due too, so timers
+       keep firing between batches. Nothing is written yet. Crash: nothing happened.
+    3. *Publish the outputs and dead letters* and wait until the broker has them all.
+       Crash before they all arrived: the state was not written, so the batch is read again
+       and produces the same outputs again (stable ids, deterministic JSON: consumers drop
+       the duplicates).
+    4. *Write the state*: in each partition's changelog, each ticket the batch touched
+       (once) and then the partition's new position. Not awaited: the next batch proceeds.
+       Crash before the position arrived: the batch is read again (step 3's duplicates).
+    5. *Commit the group's offsets* every ``commit_interval``, after the state writes are on
+       the broker: for lag dashboards only; they no longer decide what is read.
 
-    0. *Rebuild*, only before the first message of a partition after a restart or an
-       assignment: the partition's engine is built from the table, and every output in an
-       outbox entry at or past the committed offset of its input is sent again (step 5 may
-       not have reached the broker for it). Crash: the next owner does the same.
-    1. *Validate* (events). An invalid message is dead-lettered: its dead letter is sent as
-       in step 5 and nothing is stored. Crash before step 6: read again, dead-lettered again.
-    2. *Apply* the event, or advance the partition's clock for a tick: the engine returns
-       what the event did and the outputs. Crash: nothing was written; read again.
-    3. *Stage state*: the engine's writes go to the partition's ``TableStore``, in memory.
-       Crash: as in step 2.
-    4. *Write each touched ticket with its outbox*: one table write per ticket, holding its
-       record and, appended to its outbox, the outputs this message produced for it (under
-       the message's source and offset); entries of committed offsets are dropped. Faust
-       queues the write for the changelog. Crash once some writes reached the changelog: on
-       restart the state has seen the event (or fired the timer), so reading the message
-       again publishes nothing, but step 0 sends the outputs from the outbox.
-    5. *Send the outputs* to their topics through the producer, in the order the engine
-       returned them. Crash: some may be lost; they are still in the outboxes (step 0).
-    6. *Faust flushes the producer, then commits the input offsets* (at-least-once, every
-       commit interval). After the commit the outputs and changelog writes of every message
-       below it are on the broker, and the outbox entries below it are never sent again
-       (dropped at the ticket's next write). Crash between flush and commit: the messages
-       are read again; the engine absorbs them (seen event ids, timers already fired) and
-       step 0 sends their outputs again.
+    On revocation the batch in hand is finished and every write flushed before the
+    partitions go, so the next owner reads a changelog that covers exactly what was applied.
     """
 
     def __init__(
         self,
         policy: Policy,
-        table: TicketTable,
-        send: SendOutput,
-        committed: CommittedOffset,
-        backlog: BacklogLookup,
+        topics: TrackerTopics,
         metrics: SloMetrics,
         progress: ProgressLog,
+        open_io: Callable[[], Awaitable[TrackerIO]],
         *,
         orphan_timeout: float,
         breach_grace: float,
+        poll_interval: float,
+        commit_interval: float = 2.8,
+        max_batch: int = MAX_BATCH_RECORDS,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._policy = policy
-        self._send = send
-        self._backlog = backlog
+        self._topics = topics
         self._metrics = metrics
         self._progress = progress
+        self._open_io = open_io
         self._orphan_timeout = orphan_timeout
         self._grace = breach_grace
+        self._poll_ms = max(1, int(poll_interval * 1000))
+        self._commit_interval = commit_interval
+        self._max_batch = max_batch
         self._wall = wall_clock
-        self._engines = PartitionEngines(table, self._new_engine, committed)
+        self._io: TrackerIO | None = None
+        self._lock = asyncio.Lock()
+        self._batchers: dict[int, PartitionBatcher] = {}
+        self._owned: list[int] = []
         self._catch_up = PartitionCatchUp(breach_grace)
+        self._state_writes: list[asyncio.Future[Any]] = []
+        self._committed: dict[int, int] = {}
+        self._next_commit = 0.0
+        self._stopped = False
+        self._owned_changed = asyncio.Event()
 
     # -- what happens --------------------------------------------------------------------
 
-    async def on_event(self, message: InputMessage) -> None:
-        """A record of ``ticket-events``: validate, apply, store, publish (steps 1-5)."""
-        partition = message.partition
-        engine = await self._prepare(partition)
-        self._catch_up.on_event(partition, message.offset, message.timestamp)
-        try:
-            event = parse_event(message.value, message.key)
-        except InvalidEvent as invalid:
-            await self._dead_letter(message, invalid)
-            return
-        now = self._catch_up.clock(partition, self._wall())
-        if now is None:  # a backlog event without a timestamp: nothing better than wall time
-            now = self._wall() - self._grace
-        origin = EventSource(topic=message.topic, partition=partition, offset=message.offset)
-        applied = engine.apply(event, now, origin)
-        self._metrics.record_applied(event, applied, self._wall())
-        self._progress.add("duplicates" if applied.effect is Effect.DUPLICATE else "events")
-        await self._store_and_publish(partition, Source.EVENTS, message.offset,
-                                      applied.emissions + engine.advance(now))
+    async def on_revoked(self) -> None:
+        """The group is rebalancing: finish the batch in hand, flush every write, commit, stop reading."""
+        async with self._lock:
+            if self._io is not None:
+                await self._flush_and_commit(self._io)
+                self._io.consumer.assign([])
+            self._owned = []
 
-    async def on_tick(self, partition: int, offset: int) -> None:
-        """A record of the clock topic: fire what is due on the partition's clock, if it has one yet."""
-        engine = await self._prepare(partition)
-        now = self._catch_up.clock(partition, self._wall())
-        if now is not None:
-            await self._store_and_publish(partition, Source.CLOCK, offset, engine.advance(now))
+    async def on_assigned(self, partitions: Mapping[int, LoadedPartition]) -> None:
+        """The worker now owns ``partitions`` (their state read from the changelog) and no other.
 
-    def on_assigned(self, partitions: set[int]) -> None:
-        """The worker now owns ``partitions`` of ``ticket-events`` (and no other).
-
-        The engines and table keys of every other partition are dropped (revoked); each
-        owned partition's backlog is measured again before its timers fire.
+        A partition whose engine was kept from before the rebalance keeps it (its state is the
+        same dict); every other is built from its loaded state. Reading resumes right after
+        each partition's position; without one, from the group's committed offset (state
+        written by an earlier version) or from the start of the topic.
         """
-        self._engines.on_assignment(partitions)
-        self._catch_up.reset()
+        async with self._lock:
+            io = await self._ensure_io()
+            kept = {p: b for p, b in self._batchers.items()
+                    if p in partitions and b.store.data_is(partitions[p].records)}
+            self._batchers = dict(kept)
+            for partition, loaded in partitions.items():
+                if partition not in kept:
+                    self._batchers[partition] = PartitionBatcher(self._topics.events, partition, self._new_engine,
+                                                                 loaded.records, loaded.position)
+                    engine = self._batchers[partition].engine
+                    log.info("partition %d: engine built from %d tickets (%d clocks running)",
+                             partition, len(loaded.records), engine.open_clocks())
+            self._owned = sorted(partitions)
+            self._catch_up.reset()
+            await self._seek_and_measure(io)
+            self._owned_changed.set()
+
+    async def run(self) -> None:
+        """Process batches until ``stop``."""
+        while not self._stopped:
+            if not self._owned:
+                self._owned_changed.clear()
+                try:
+                    await asyncio.wait_for(self._owned_changed.wait(), self._poll_ms / 1000)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            await self.run_once()
+
+    async def run_once(self) -> int:
+        """One batch: read, apply, publish, write state (steps 1-5); return the records read."""
+        async with self._lock:
+            io = self._io
+            if io is None or not self._owned:
+                return 0
+            tps = [io.topic_partition(p) for p in self._owned]
+            fetched = await io.consumer.getmany(*tps, timeout_ms=self._poll_ms, max_records=self._max_batch)
+            wall = self._wall()
+            writes = [self._take(tp.partition, records, wall) for tp, records in fetched.items() if records]
+            writes.extend(self._fire_idle(set(tp.partition for tp, records in fetched.items() if records), wall))
+            await self._publish(io, writes, wall)
+            if time.monotonic() >= self._next_commit:
+                await self._flush_and_commit(io)
+            return sum(len(records) for records in fetched.values())
+
+    async def stop(self) -> None:
+        """Stop after the batch in hand; flush, commit and close the connections."""
+        self._stopped = True
+        self._owned_changed.set()
+        async with self._lock:
+            if self._io is not None:
+                try:
+                    await self._flush_and_commit(self._io)
+                finally:
+                    await self._io.close()
+                    self._io = None
 
     def refresh_gauges(self) -> None:
         """Open clocks and the soonest deadline of the partitions owned now."""
         counts: dict[str, int] = {}
         soonest: dict[str, float] = {}
-        for engine in self._engines.engines().values():
+        for partition in self._owned:
+            engine = self._batchers[partition].engine
             for priority, count in engine.open_clocks_by_priority().items():
                 counts[priority] = counts.get(priority, 0) + count
             for priority, deadline in engine.soonest_deadlines().items():
                 soonest[priority] = min(deadline, soonest.get(priority, deadline))
-        self._metrics.set_ownership(self._engines.owned_count(), {FIRST_RESPONSE: counts},
-                                    {FIRST_RESPONSE: soonest})
+        self._metrics.set_ownership(len(self._owned), {FIRST_RESPONSE: counts}, {FIRST_RESPONSE: soonest})
+
+    def positions(self) -> dict[int, int | None]:
+        """The last applied input offset of each owned partition."""
+        return {p: self._batchers[p].position for p in self._owned}
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _new_engine(self, store: TableStore) -> SloEngine:
+    def _new_engine(self, store: TouchedStore) -> SloEngine:
         return SloEngine(self._policy, store, orphan_timeout=self._orphan_timeout)
 
-    async def _prepare(self, partition: int) -> SloEngine:
-        """Step 0: the partition's engine; after an assignment, redeliver and measure its backlog."""
-        engine = self._engines.engine(partition)
-        for kind, key, payload in self._engines.take_redeliveries():
-            await self._send(kind, key.encode(), payload.encode())
-            self._metrics.redelivered.inc()
-        if not self._catch_up.knows(partition):
-            start, end = await self._backlog(partition)
-            self._catch_up.set_backlog(partition, start, end, self._wall())
-            if self._catch_up.knows(partition):
-                log.info("partition %d: input from offset %s to %s: %s", partition, start, end,
-                         "live" if self._catch_up.caught_up(partition) else "catching up on the backlog first")
-            else:
-                log.debug("partition %d: no committed offset, input up to %s: timers wait for its "
-                          "first event", partition, end)
-        return engine
+    async def _ensure_io(self) -> TrackerIO:
+        if self._io is None:
+            self._io = await self._open_io()
+        return self._io
 
-    async def _dead_letter(self, message: InputMessage, invalid: InvalidEvent) -> None:
-        """Step 1's failure: the record goes to the dead-letter topic with the reason."""
-        letter = DeadLetter.of(
-            invalid.reason, invalid.detail, message.value, message.key,
-            datetime.fromtimestamp(self._wall(), timezone.utc),
-            topic=message.topic, partition=message.partition, offset=message.offset,
-        )
-        await self._send("dead_letter", message.key, letter.model_dump_json().encode())
-        self._metrics.invalid.labels(invalid.reason).inc()
-        self._progress.add(f"invalid ({invalid.reason})")
+    async def _seek_and_measure(self, io: TrackerIO) -> None:
+        """Step 1's start: each owned partition right after its position; its backlog measured."""
+        tps = {p: io.topic_partition(p) for p in self._owned}
+        io.consumer.assign(list(tps.values()))
+        if not tps:
+            return
+        beginnings = await io.consumer.beginning_offsets(list(tps.values()))
+        ends = await io.consumer.end_offsets(list(tps.values()))
+        wall = self._wall()
+        for partition, tp in tps.items():
+            batcher = self._batchers[partition]
+            start, why = batcher.position, "after the stored position"
+            if start is not None:
+                start += 1
+            elif len(batcher.store):
+                start, why = await io.committed(partition), "the group's committed offset (state without a position)"
+            if start is None:
+                start, why = beginnings[tp], "the start of the topic (no state yet)"
+            start = max(start, beginnings[tp])
+            io.consumer.seek(tp, start)
+            self._catch_up.set_backlog(partition, start, ends[tp], wall)
+            log.info("partition %d: input from offset %d (%s) to %d: %s", partition, start, why, ends[tp],
+                     "live" if self._catch_up.caught_up(partition) else "catching up on the backlog first")
 
-    async def _store_and_publish(self, partition: int, source: Source, offset: int,
-                                 emissions: list[Emission]) -> None:
-        """Steps 4 and 5: the staged state lands with its outbox, then the outputs are sent."""
-        encoded = [(emission, emission.model.model_dump_json()) for emission in emissions]
-        self._engines.store(partition).commit(source, offset, encoded)
-        for emission, payload in encoded:
-            await self._send(emission.kind, emission.key.encode(), payload.encode())
-            self._metrics.record_emission(emission, self._wall())
-            self._progress.add(emission.kind.replace("_", "-"))
+    def _take(self, partition: int, records: Sequence[InputRecord], wall: float) -> BatchWrites:
+        """Step 2 for a partition with records: each applied at the partition's clock."""
+        catch_up, grace = self._catch_up, self._grace
+
+        def clock(record: InputRecord) -> float:
+            stamp = record.timestamp
+            catch_up.on_event(partition, record.offset, stamp / 1000 if stamp is not None and stamp >= 0 else None)
+            now = catch_up.clock(partition, wall)
+            return wall - grace if now is None else now
+
+        return self._batchers[partition].take(records, clock, wall, self._on_applied)
+
+    def _fire_idle(self, busy: set[int], wall: float) -> list[BatchWrites]:
+        """Step 2 for the partitions without records: what is due on their clocks fires."""
+        writes = []
+        for partition in self._owned:
+            if partition in busy:
+                continue
+            now = self._catch_up.clock(partition, wall)
+            if now is None:
+                continue
+            batch = self._batchers[partition].advance(now)
+            if batch.emissions or batch.changelog:
+                writes.append(batch)
+        return writes
+
+    def _on_applied(self, event: TicketEvent, applied: Applied) -> None:
+        self._metrics.record_applied(event, applied, self._wall())
+        self._progress.add("duplicates" if applied.effect is Effect.DUPLICATE else "events")
+
+    async def _publish(self, io: TrackerIO, writes: list[BatchWrites], wall: float) -> None:
+        """Steps 3 and 4: the outputs on the broker, then the state (and positions) handed over."""
+        if not writes:
+            return
+        delivered: list[asyncio.Future[Any]] = []
+        for (topic, partition), records in outputs_by_partition(writes, self._topics.sinks,
+                                                                self._topics.partitions).items():
+            delivered.extend(await send_records(io.producer, topic, partition, records))
+        if delivered:
+            await asyncio.gather(*delivered)
+        for batch in writes:
+            if batch.changelog:
+                self._state_writes.extend(await send_records(io.producer, self._topics.changelog,
+                                                             batch.partition, batch.changelog))
+            for emission in batch.emissions:
+                self._metrics.record_emission(emission, wall)
+                self._progress.add(emission.kind.replace("_", "-"))
+            for letter in batch.dead_letters:
+                self._metrics.invalid.labels(letter.reason).inc()
+                self._progress.add(f"invalid ({letter.reason})")
+        self._state_writes = [future for future in self._state_writes if not future.done() or _raise(future)]
+
+    async def _flush_and_commit(self, io: TrackerIO) -> None:
+        """Step 5: every state write on the broker, then the group offsets at the positions."""
+        self._next_commit = time.monotonic() + self._commit_interval
+        pending, self._state_writes = self._state_writes, []
+        if pending:
+            await asyncio.gather(*pending)
+        offsets = {p: b.position + 1 for p, b in self._batchers.items()
+                   if p in self._owned and b.position is not None and self._committed.get(p) != b.position + 1}
+        if offsets and await io.commit(offsets):
+            self._committed.update(offsets)
+
+
+def _raise(future: asyncio.Future[Any]) -> bool:
+    """A finished state write: raise its error, if any (a lost state write must stop the worker)."""
+    future.result()
+    return False

@@ -16,7 +16,8 @@ from typing import Any, Final, Mapping
 import faust
 from faust.types import TP
 
-__all__ = ["PINNED_FAUST_VERSION", "version_mismatch", "warn_if_not_pinned", "committed_offset", "acked_offsets"]
+__all__ = ["PINNED_FAUST_VERSION", "version_mismatch", "warn_if_not_pinned", "committed_offset", "acked_offsets",
+           "commit_group_offsets"]
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +56,24 @@ def acked_offsets(consumer: Any, tp: TP) -> list[int]:
     """
     acked: list[int] = consumer._acked[tp]
     return acked
+
+
+async def commit_group_offsets(consumer: Any, offsets: Mapping[TP, int]) -> None:
+    """Commit ``offsets`` for the group through Faust's own aiokafka consumer.
+
+    Only a member that owns a partition can commit it, and that member is Faust's
+    consumer, which runs aiokafka in its own thread and event loop
+    (``Consumer._thread``). ``Consumer._commit`` would do it too, but it crashes the
+    whole worker on any commit error; a commit here is for lag monitoring only, so its
+    errors are the caller's to log. Raises what aiokafka raises.
+    """
+    from aiokafka.structs import OffsetAndMetadata, TopicPartition
+
+    thread = consumer._thread
+    aiokafka_consumer = thread._ensure_consumer()
+    wanted = {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(offset, "") for tp, offset in offsets.items()}
+
+    async def commit() -> None:
+        await aiokafka_consumer.commit(wanted)
+
+    await thread.call_thread(commit)

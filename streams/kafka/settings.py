@@ -31,7 +31,7 @@ ENVIRONMENT: dict[str, str] = {
     "TICKET_SLO_LOG_LEVEL": "log level of the worker (debug, info, warning, error)",
     "TICKET_SLO_POLICY": "path of the SLO policy file (YAML); the shipped default when unset",
     "TICKET_SLO_BREACH_GRACE": "time the live clock waits after a deadline before a breach fires (seconds, or a duration such as 90s, 30m, 1d)",
-    "TICKET_SLO_TICK_INTERVAL": "time between clock ticks to each owned partition (seconds, or a duration such as 90s, 30m, 1d)",
+    "TICKET_SLO_TICK_INTERVAL": "longest wait for input before due timers fire anyway (seconds, or a duration such as 90s, 30m, 1d)",
     "TICKET_SLO_SESSION_TIMEOUT": "time before the group gives a silent worker's partitions to another (seconds, or a duration such as 90s, 30m, 1d)",
     "TICKET_SLO_METRICS_ADDR": "address the /metrics endpoint binds to",
     "TICKET_SLO_METRICS_PORT": "port of the /metrics endpoint (0: any free port, logged at start)",
@@ -101,7 +101,6 @@ class TopicNames:
     breaches: str
     warnings: str
     outcomes: str
-    clock: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> "TopicNames":
@@ -111,11 +110,10 @@ class TopicNames:
             breaches=f"{prefix}ticket-slo-breaches",
             warnings=f"{prefix}ticket-slo-warnings",
             outcomes=f"{prefix}ticket-slo-outcomes",
-            clock=f"{prefix}ticket-slo-clock",
         )
 
     def all(self) -> list[str]:
-        return [self.events, self.dead_letters, self.breaches, self.warnings, self.outcomes, self.clock]
+        return [self.events, self.dead_letters, self.breaches, self.warnings, self.outcomes]
 
     def by_short_name(self) -> dict[str, str]:
         """Names users type on the command line (``ticket-slo tail breaches``) → topic names."""

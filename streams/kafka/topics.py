@@ -24,9 +24,6 @@ __all__ = ["TopicSpec", "TopicsError", "TopicMismatch", "pipeline_topics", "ensu
 
 log = logging.getLogger(__name__)
 
-#: Clock ticks only matter for a moment: keep an hour, never compact.
-CLOCK_TOPIC_CONFIG: dict[str, str] = {"retention.ms": str(3600 * 1000), "cleanup.policy": "delete"}
-
 #: The contract refuses values over 1 MiB with a dead letter; the input topic takes up to
 #: 2 MiB so that such values reach the worker (and its dead-letter topic) instead of
 #: failing in the producer, and the dead-letter topic has room for them once encoded.
@@ -58,7 +55,7 @@ class TopicSpec:
 def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     """The topics the worker reads and writes, all with the configured partition count."""
     names = settings.topics
-    configs = {names.clock: CLOCK_TOPIC_CONFIG, names.events: EVENTS_TOPIC_CONFIG,
+    configs = {names.events: EVENTS_TOPIC_CONFIG,
                names.dead_letters: DEAD_LETTER_TOPIC_CONFIG}
     return [
         TopicSpec(name, settings.partitions, settings.replication_factor, dict(configs.get(name, {})))

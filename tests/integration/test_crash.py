@@ -128,7 +128,7 @@ def test_kill_nine_five_times_loses_nothing(kafka_bootstrap: str, tmp_path: Path
                 for r in consume(kafka_bootstrap, worker.topic(topic), expect=10**9, timeout=5)]
         dead = consume(kafka_bootstrap, worker.topic("ticket-events-dlq"), expect=10**9, timeout=4)
         inputs = consume(kafka_bootstrap, worker.topic("ticket-events"), expect=len(records), timeout=30)
-        # And no partition's commit may be stuck (agents/faust_fixes/offset_commits.py): within a few
+        # And no partition's commit may be stuck: within a few
         # commit intervals the group's offsets reach the end of the input.
         settle_by = time.monotonic() + 30
         while not (settled := offsets_at_end(group_offsets(kafka_bootstrap, f"{prefix}ticket-slo",

@@ -1,8 +1,9 @@
-"""The live path without a broker: a Tracker driven with messages, ticks and assignments.
+"""The live path without a broker: a Tracker driven batch by batch over in-memory Kafka stand-ins.
 
-The table is a dict, outputs land in a list, the wall clock and the offsets are set by
-the test. Times are minutes after T0 (``clock(m)``); default policy: P1 30m, P2 60m,
-warnings at 50/75/90 %. Expected values are written by hand from the rules.
+The input topic is a list of records per partition, the producer files what it is handed
+under topic → partition, the group's offsets are a list of commits, and the wall clock is
+set by the test. Times are minutes after T0 (``clock(m)``); default policy: P1 30m, P2 60m,
+P3 4h, P4 8h, warnings at 50/75/90 %. Expected values are written by hand from the rules.
 """
 
 from __future__ import annotations
@@ -10,310 +11,645 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Awaitable, Callable, NamedTuple
+
+import pytest
+from aiokafka.structs import TopicPartition
 
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.progress import ProgressLog
-from ticket_slo.agents.table_values import Source, StoredTicket
-from ticket_slo.agents.tracker import Tracker
+from ticket_slo.agents.tracker import Tracker, TrackerIO, TrackerTopics
 from ticket_slo.schemas.policy import load_policy
-from ticket_slo.streams.core.emission import EmissionKind
+from ticket_slo.streams.core.changelog_codec import POSITION_KEY, decode_position, decode_record
+from ticket_slo.streams.core.state_store import Record
+from ticket_slo.streams.kafka.changelog_reader import LoadedPartition
 from tests.unit.script import clock, when
 
-EVENTS_TOPIC = "ticket-events"
+EVENTS = "ticket-events"
+CHANGELOG = "tickets-changelog"
+BREACHES, WARNINGS, OUTCOMES, DEAD_LETTERS = "slo-breaches", "slo-warnings", "slo-outcomes", "dead-letters"
+TOPICS = TrackerTopics(EVENTS, CHANGELOG,
+                       {"breach": BREACHES, "warning": WARNINGS, "outcome": OUTCOMES, "dead_letter": DEAD_LETTERS},
+                       {BREACHES: 1, WARNINGS: 1, OUTCOMES: 1, DEAD_LETTERS: 1})
 GRACE = 1.0
 
+KeyValue = tuple["bytes | None", "bytes | None"]
 
-class Message(NamedTuple):
-    topic: str
-    partition: int
+
+# -- the stand-ins -------------------------------------------------------------------------
+
+
+class Rec(NamedTuple):
+    """A ``ticket-events`` record as aiokafka's ``ConsumerRecord`` shows it (timestamp in ms)."""
+
     offset: int
-    timestamp: float | None
+    timestamp: int
     key: bytes | None
     value: bytes | None
 
 
-class Table(dict[str, Any]):
-    """What the tracker uses of a Faust table: a mapping whose ``data`` is itself."""
-
-    @property
-    def data(self) -> Table:
-        return self
+class DeliveryFailed(Exception):
+    """The broker did not take a record batch."""
 
 
-class Sent(NamedTuple):
-    kind: EmissionKind
-    key: bytes | None
-    value: dict[str, Any]
+class FakeConsumer:
+    """aiokafka's consumer, partitions assigned by hand, over the world's input log."""
+
+    def __init__(self, log: dict[int, list[Rec]], beginning: dict[int, int]) -> None:
+        self._log = log
+        self._beginning = beginning
+        self.assigned: list[TopicPartition] = []
+        self.positions: dict[TopicPartition, int] = {}
+        self.seeks: list[tuple[int, int]] = []
+        self.fetched: list[tuple[int, int]] = []  # (partition, offset) of every record handed out
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = list(partitions)
+        self.positions = {tp: o for tp, o in self.positions.items() if tp in self.assigned}
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        assert partition in self.assigned, f"seek on unassigned {partition}"
+        self.positions[partition] = offset
+        self.seeks.append((partition.partition, offset))
+
+    async def beginning_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self._beginning.get(tp.partition, 0) for tp in partitions}
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self._end(tp.partition) for tp in partitions}
+
+    def _end(self, partition: int) -> int:
+        records = self._log.get(partition, [])
+        return records[-1].offset + 1 if records else self._beginning.get(partition, 0)
+
+    async def getmany(self, *partitions: TopicPartition, timeout_ms: int = 0,
+                      max_records: int | None = None) -> dict[TopicPartition, list[Rec]]:
+        left = max_records if max_records is not None else 1 << 62
+        out: dict[TopicPartition, list[Rec]] = {}
+        for tp in partitions:
+            assert tp in self.assigned, f"getmany on unassigned {tp}"
+            taken = [r for r in self._log.get(tp.partition, []) if r.offset >= self.positions[tp]][:left]
+            if taken:
+                out[tp] = taken
+                left -= len(taken)
+                self.positions[tp] = taken[-1].offset + 1
+                self.fetched.extend((tp.partition, r.offset) for r in taken)
+        return out
+
+
+class FakeBatch:
+    def __init__(self) -> None:
+        self.records: list[KeyValue] = []
+
+    def append(self, *, timestamp: int | None, key: bytes | None, value: bytes | None) -> object:
+        assert timestamp is None
+        self.records.append((key, value))
+        return object()  # record metadata: never None, the batch is never full
+
+    def record_count(self) -> int:
+        return len(self.records)
+
+
+class FakeProducer:
+    """aiokafka's producer: delivered records land in ``topics[topic][partition]``.
+
+    Deliveries to a topic in ``fail`` fail; to a topic in ``late``, they complete only when
+    the event loop next runs (a write handed over but not yet on the broker)."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, dict[int, list[KeyValue]]] = {}
+        self.calls: list[tuple[str, int]] = []  # every send_batch, in order
+        self.futures: dict[str, list[asyncio.Future[None]]] = {}
+        self.fail: set[str] = set()
+        self.late: set[str] = set()
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, partition: int) -> asyncio.Future[None]:
+        self.calls.append((topic, partition))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.futures.setdefault(topic, []).append(future)
+
+        def deliver() -> None:
+            self.topics.setdefault(topic, {}).setdefault(partition, []).extend(batch.records)
+            future.set_result(None)
+
+        if topic in self.fail:
+            future.set_exception(DeliveryFailed(f"{topic}[{partition}]"))
+        elif topic in self.late:
+            asyncio.get_running_loop().call_soon(deliver)
+        else:
+            deliver()
+        return future
+
+    def undelivered(self, topic: str) -> int:
+        return sum(not future.done() for future in self.futures.get(topic, []))
 
 
 @dataclass
 class World:
-    """Everything outside the tracker: table, output topics, wall clock, offsets."""
+    """Everything outside the tracker: the input log, the producer, the group, the wall clock."""
 
-    table: Table = field(default_factory=Table)
-    sent: list[Sent] = field(default_factory=list)
     wall: float = clock(0)
-    committed: dict[tuple[Source, int], int] = field(default_factory=dict)  # Faust's view of the group
-    backlog: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)  # (committed, end)
-    offsets: dict[int, int] = field(default_factory=dict)  # next offset per partition of ticket-events
+    log: dict[int, list[Rec]] = field(default_factory=dict)
+    beginning: dict[int, int] = field(default_factory=dict)
+    producer: FakeProducer = field(default_factory=FakeProducer)
+    consumers: list[FakeConsumer] = field(default_factory=list)
+    commits: list[dict[int, int]] = field(default_factory=list)
+    #: Changelog writes not yet delivered when each commit was made.
+    undelivered_at_commit: list[int] = field(default_factory=list)
+    group_offsets: dict[int, int] = field(default_factory=dict)  # what committed() answers
+    closed: int = 0
     metrics: SloMetrics = field(init=False)  # the latest tracker's
     progress: ProgressLog = field(init=False)
 
-    def tracker(self) -> Tracker:
+    @property
+    def consumer(self) -> FakeConsumer:
+        return self.consumers[-1]
+
+    def tracker(self, *, commit_interval: float = 3600.0, max_batch: int = 100) -> Tracker:
         """A new tracker over this world, as a worker (re)started on it would be."""
-        self.metrics = SloMetrics([1800.0, 3600.0], warn_thresholds=[0.5, 0.75, 0.9])
+        self.metrics = SloMetrics([1800.0, 3600.0, 14400.0, 28800.0], warn_thresholds=[0.5, 0.75, 0.9])
         self.progress = ProgressLog()
+        return Tracker(load_policy(), TOPICS, self.metrics, self.progress, self._open_io,
+                       orphan_timeout=3600.0, breach_grace=GRACE, poll_interval=0.01,
+                       commit_interval=commit_interval, max_batch=max_batch, wall_clock=lambda: self.wall)
 
-        async def send(kind: EmissionKind, key: bytes | None, value: bytes) -> None:
-            self.sent.append(Sent(kind, key, json.loads(value)))
+    async def _open_io(self) -> TrackerIO:
+        consumer = FakeConsumer(self.log, self.beginning)
+        self.consumers.append(consumer)
 
-        async def backlog(partition: int) -> tuple[int | None, int | None]:
-            return self.backlog.get(partition, (None, None))
+        async def commit(offsets: dict[int, int]) -> bool:
+            self.undelivered_at_commit.append(self.producer.undelivered(CHANGELOG))
+            self.commits.append(dict(offsets))
+            return True
 
-        return Tracker(load_policy(), self.table, send, lambda source, p: self.committed.get((source, p)),
-                       backlog, self.metrics, self.progress, orphan_timeout=3600.0, breach_grace=GRACE,
-                       wall_clock=lambda: self.wall)
+        async def committed(partition: int) -> int | None:
+            return self.group_offsets.get(partition)
 
-    def message(self, partition: int, key: bytes | None, value: bytes | None, published: float | None) -> Message:
-        offset = self.offsets.get(partition, 0)
-        self.offsets[partition] = offset + 1
-        return Message(EVENTS_TOPIC, partition, offset, published, key, value)
+        async def close() -> None:
+            self.closed += 1
+
+        return TrackerIO(consumer, self.producer, lambda p: TopicPartition(EVENTS, p), commit, committed, close)
+
+    # -- input
+
+    def publish(self, partition: int, key: bytes | None, value: bytes | None, published: float) -> int:
+        """Append a record published at ``published`` minutes; return its offset."""
+        records = self.log.setdefault(partition, [])
+        offset = records[-1].offset + 1 if records else self.beginning.get(partition, 0)
+        records.append(Rec(offset, int(clock(published) * 1000), key, value))
+        return offset
 
     def event(self, partition: int, kind: str, ticket: str, at: float, published: float | None = None,
-              **fields: Any) -> Message:
-        """A ticket-events record: the event occurred at ``at`` minutes, was published at ``published`` (default: then)."""
+              **fields: Any) -> int:
+        """The event occurred at ``at`` minutes and was published at ``published`` (default: then)."""
         body = {"event_id": f"{ticket}-{kind}-{at}", "type": kind, "ticket_id": ticket,
                 "occurred_at": when(at).isoformat(), **fields}
-        return self.message(partition, ticket.encode(), json.dumps(body).encode(),
-                            clock(at if published is None else published))
+        return self.publish(partition, ticket.encode(), json.dumps(body).encode(), at if published is None else published)
+
+    def opened(self, partition: int, ticket: str, at: float, priority: str = "P1",
+               published: float | None = None) -> int:
+        return self.event(partition, "ticket.opened", ticket, at, published, priority=priority, customer_id="c1")
+
+    # -- output
+
+    def sent(self, topic: str) -> list[tuple[bytes | None, dict[str, Any]]]:
+        """(key, JSON value) of every record on an output topic (one partition each)."""
+        return [(key, json.loads(value or b"null")) for key, value in self.producer.topics.get(topic, {}).get(0, [])]
+
+    def changelog(self, partition: int) -> list[KeyValue]:
+        return self.producer.topics.get(CHANGELOG, {}).get(partition, [])
+
+    def read_back(self, partition: int) -> LoadedPartition:
+        """The changelog partition as a restarted worker reads it: latest record per ticket, position."""
+        latest: dict[bytes, bytes | None] = {}
+        position: int | None = None
+        for key, value in self.changelog(partition):
+            assert key is not None
+            if key == POSITION_KEY:
+                assert value is not None
+                position = decode_position(value)
+            else:
+                latest[key] = value
+        records: dict[str, Record] = {k.decode(): decode_record(v) for k, v in latest.items() if v is not None}
+        return LoadedPartition(partition, records, position, len(self.changelog(partition)), 0, 0.0)
 
     def metric(self, name: str, **labels: str) -> float | None:
         return self.metrics.registry.get_sample_value(name, labels)
 
-    def kinds(self) -> list[tuple[str, str]]:
-        """(kind, ticket) of what was sent, in order."""
-        return [(sent.kind, sent.value.get("ticket_id") or sent.value.get("reason")) for sent in self.sent]
+
+def empty(partition: int) -> LoadedPartition:
+    return LoadedPartition(partition, {}, None, 0, 0, 0.0)
 
 
-def run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(scenario())
 
 
-def live(world: World, *partitions: int) -> Tracker:
-    """A tracker that owns ``partitions``, each with nothing left to catch up on."""
-    tracker = world.tracker()
-    tracker.on_assigned(set(partitions))
-    for partition in partitions:
-        world.backlog[partition] = (0, 0)
-    return tracker
-
-
-def opened(world: World, partition: int, ticket: str, at: float, priority: str = "P1") -> Message:
-    return world.event(partition, "ticket.opened", ticket, at, priority=priority, customer_id="c1")
+def fields(sent: list[tuple[bytes | None, dict[str, Any]]], *names: str) -> list[tuple[Any, ...]]:
+    """The key and the named fields of each record sent."""
+    return [(key, *(value[name] for name in names)) for key, value in sent]
 
 
 # -- events --------------------------------------------------------------------------------
 
 
-def test_an_acknowledged_ticket_publishes_its_outcome_and_counts_the_events() -> None:
-    world = World()
-    tracker = live(world, 0)
-    world.wall = clock(0)
-    run(tracker.on_event(opened(world, 0, "T-1", at=0)))
-    world.wall = clock(10)
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "T-1", at=10)))
-    [outcome] = world.sent
-    assert (outcome.kind, outcome.key) == ("outcome", b"T-1")
-    assert (outcome.value["met"], outcome.value["elapsed_seconds"]) == (True, 600.0)
-    assert world.metric("ticket_slo_events_total", type="ticket.opened") == 1
-    assert world.metric("ticket_slo_events_total", type="ticket.acknowledged") == 1
-    assert world.metric("ticket_slo_clocks_started_total", objective="first_response", priority="P1") == 1
-    assert world.metric("ticket_slo_outcomes_total", objective="first_response", priority="P1", result="met") == 1
-    assert world.progress.counts == {"events": 2, "outcome": 1}
+def test_an_acknowledged_ticket_publishes_its_outcome_keyed_by_ticket_and_counts_once() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "T-1", at=0)
+        world.event(0, "ticket.acknowledged", "T-1", at=10)
+        world.wall = clock(10)
+        assert await tracker.run_once() == 2
+        assert fields(world.sent(OUTCOMES), "type", "ticket_id", "met", "elapsed_seconds") == [
+            (b"T-1", "slo.completed", "T-1", True, 600.0)]
+        assert world.sent(BREACHES) == [] and world.sent(WARNINGS) == []
+        assert world.metric("ticket_slo_events_total", type="ticket.opened") == 1
+        assert world.metric("ticket_slo_events_total", type="ticket.acknowledged") == 1
+        assert world.metric("ticket_slo_clocks_started_total", objective="first_response", priority="P1") == 1
+        assert world.metric("ticket_slo_outcomes_total", objective="first_response", priority="P1",
+                            result="met") == 1
+        assert world.progress.counts == {"events": 2, "outcome": 1}
+
+    run(scenario)
 
 
 def test_an_invalid_record_is_dead_lettered_with_where_it_came_from_and_nothing_is_stored() -> None:
-    world = World()
-    tracker = live(world, 0)
-    run(tracker.on_event(world.message(0, b"T-9", b"{not json", published=clock(0))))
-    [letter] = world.sent
-    assert (letter.kind, letter.key) == ("dead_letter", b"T-9")
-    assert (letter.value["reason"], letter.value["topic"], letter.value["partition"], letter.value["offset"]) == (
-        "bad_json", EVENTS_TOPIC, 0, 0)
-    assert letter.value["detected_at"] == "2024-05-01T00:00:00Z"  # the injected wall clock
-    assert world.table == {}
-    assert world.metric("ticket_slo_events_invalid_total", reason="bad_json") == 1
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.publish(0, b"T-9", b"{not json", published=0)
+        await tracker.run_once()
+        [(key, letter)] = world.sent(DEAD_LETTERS)
+        assert key == b"T-9"
+        assert (letter["reason"], letter["topic"], letter["partition"], letter["offset"]) == (
+            "bad_json", EVENTS, 0, 0)
+        assert letter["detected_at"] == "2024-05-01T00:00:00Z"  # the injected wall clock
+        assert world.changelog(0) == [(b"\x00position", b"0")]  # no ticket, only the position
+        assert world.metric("ticket_slo_events_invalid_total", reason="bad_json") == 1
+        assert world.metric("ticket_slo_events_invalid_total", reason="invalid_fields") == 0
+        assert world.progress.counts == {"invalid (bad_json)": 1}
+
+    run(scenario)
 
 
 def test_a_duplicate_is_counted_once_and_publishes_nothing_again() -> None:
-    world = World()
-    tracker = live(world, 0)
-    run(tracker.on_event(opened(world, 0, "T-1", at=0)))
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "T-1", at=5)))
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "T-1", at=5)))  # same event id
-    assert world.kinds() == [("outcome", "T-1")]
-    assert world.metric("ticket_slo_events_duplicate_total") == 1
-    assert world.metric("ticket_slo_events_total", type="ticket.acknowledged") == 1
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "T-1", at=0)
+        world.event(0, "ticket.acknowledged", "T-1", at=5)
+        await tracker.run_once()
+        world.event(0, "ticket.acknowledged", "T-1", at=5)  # the same event id again
+        await tracker.run_once()
+        assert fields(world.sent(OUTCOMES), "ticket_id") == [(b"T-1", "T-1")]
+        assert world.metric("ticket_slo_events_duplicate_total") == 1
+        assert world.metric("ticket_slo_events_total", type="ticket.acknowledged") == 1
+        assert world.progress.counts == {"events": 2, "duplicates": 1, "outcome": 1}
+
+    run(scenario)
 
 
-def test_events_that_change_nothing_are_counted_by_reason() -> None:
-    world = World()
-    tracker = live(world, 0)
-    run(tracker.on_event(opened(world, 0, "T-1", at=0)))
-    run(tracker.on_event(opened(world, 0, "T-1", at=1)))  # another event id
-    run(tracker.on_event(world.event(0, "ticket.closed", "T-1", at=2)))
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "T-1", at=3)))
-    assert world.metric("ticket_slo_events_ignored_total", reason="already_opened") == 1
-    assert world.metric("ticket_slo_events_ignored_total", reason="ticket_closed") == 1
+def test_the_changelog_gets_each_touched_ticket_once_per_batch_then_the_position_in_the_input_partition() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({1: empty(1)})
+        world.opened(1, "T-1", at=0)                                          # offset 0
+        world.opened(1, "T-2", at=1)                                          # offset 1
+        world.event(1, "ticket.assigned", "T-1", at=2, assignee="agent-7")   # offset 2
+        world.event(1, "ticket.acknowledged", "T-1", at=3)                    # offset 3
+        await tracker.run_once()
+        writes = world.changelog(1)
+        assert sorted(key for key, _ in writes[:-1]) == [b"T-1", b"T-2"]  # T-1 once, not three times
+        assert writes[-1] == (b"\x00position", b"3")
+        assert set(world.producer.topics[CHANGELOG]) == {1}  # the input's partition, no other
+
+    run(scenario)
 
 
-class WatchedTable(Table):
-    """Notes how many outputs had been sent at each table write."""
-
-    def __init__(self, sent: list[Sent]) -> None:
-        super().__init__()
-        self.sent = sent
-        self.sent_at_write: list[int] = []
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.sent_at_write.append(len(self.sent))
-        super().__setitem__(key, value)
+# -- outputs before state ------------------------------------------------------------------
 
 
-def test_each_output_is_stored_in_its_tickets_outbox_before_it_is_sent() -> None:
-    sent: list[Sent] = []
-    table = WatchedTable(sent)
-    world = World(table=table, sent=sent)
-    tracker = live(world, 0)
-    run(tracker.on_event(opened(world, 0, "T-1", at=0)))
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "T-1", at=5)))
-    assert table.sent_at_write == [0, 0]  # the ticket was written before its outcome went out
-    assert world.kinds() == [("outcome", "T-1")]
-    [entry] = StoredTicket.read(world.table["T-1"]).outbox
-    assert (entry.source, entry.offset, [output.kind for output in entry.outputs]) == (Source.EVENTS, 1, ["outcome"])
+def test_outputs_are_handed_over_before_any_changelog_write_of_their_batch() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "T-1", at=0)
+        world.event(0, "ticket.acknowledged", "T-1", at=5)
+        world.publish(0, b"T-9", b"{not json", published=5)
+        await tracker.run_once()
+        calls = world.producer.calls
+        assert sorted(calls[:-1]) == [(DEAD_LETTERS, 0), (OUTCOMES, 0)]
+        assert calls[-1] == (CHANGELOG, 0)
+
+    run(scenario)
 
 
-# -- ticks ---------------------------------------------------------------------------------
+def test_a_failed_output_delivery_fails_the_batch_and_writes_no_state_for_it() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "T-1", at=0)
+        world.event(0, "ticket.acknowledged", "T-1", at=5)
+        world.producer.fail = {OUTCOMES}
+        with pytest.raises(DeliveryFailed):
+            await tracker.run_once()
+        assert world.producer.calls == [(OUTCOMES, 0)]  # the changelog was never handed anything
+        assert world.changelog(0) == []
+        assert world.commits == []
+
+    run(scenario)
 
 
-def test_ticks_fire_warnings_and_the_breach_on_the_wall_clock_less_the_grace() -> None:
-    world = World()
-    tracker = live(world, 0)
-    run(tracker.on_event(opened(world, 0, "T-1", at=0)))
-    world.wall = clock(15) + GRACE + 1  # 50% of 30 minutes is at 15
-    run(tracker.on_tick(0, offset=0))
-    assert world.kinds() == [("warning", "T-1")]
-    world.wall = clock(30) + GRACE  # not strictly past the deadline yet
-    run(tracker.on_tick(0, offset=1))
-    world.wall = clock(30) + GRACE + 0.5
-    run(tracker.on_tick(0, offset=2))
-    assert world.kinds() == [("warning", "T-1"), ("warning", "T-1"), ("warning", "T-1"), ("breach", "T-1")]
-    assert world.metric("ticket_slo_breaches_total", objective="first_response", priority="P1") == 1
-    [entry] = StoredTicket.read(world.table["T-1"]).outbox[-1:]
-    assert (entry.source, entry.offset) == (Source.CLOCK, 2)
+def test_a_failed_state_write_stops_the_worker_and_commits_nothing() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "T-1", at=0)
+        world.producer.fail = {CHANGELOG}
+        with pytest.raises(DeliveryFailed):
+            await tracker.run_once()
+        assert world.commits == []
+
+    run(scenario)
+
+
+# -- where reading resumes -----------------------------------------------------------------
+
+
+def test_a_restarted_tracker_resumes_right_after_the_stored_position() -> None:
+    async def scenario() -> None:
+        world = World()
+        first = world.tracker()
+        await first.on_assigned({0: empty(0)})
+        world.opened(0, "A", at=0)  # offset 0
+        world.opened(0, "B", at=0)  # offset 1
+        await first.run_once()
+        world.event(0, "ticket.acknowledged", "A", at=5)  # offset 2, published while nobody ran
+        world.wall = clock(6)
+        restarted = world.tracker()
+        await restarted.on_assigned({0: world.read_back(0)})
+        assert world.consumer.seeks == [(0, 2)]
+        await restarted.run_once()
+        assert world.consumer.fetched == [(0, 2)]  # offsets 0 and 1 not read again
+        assert fields(world.sent(OUTCOMES), "ticket_id", "met") == [(b"A", "A", True)]
+        assert world.metric("ticket_slo_events_total", type="ticket.opened") == 0
+        assert world.metric("ticket_slo_events_total", type="ticket.acknowledged") == 1
+
+    run(scenario)
+
+
+def test_state_without_a_position_resumes_from_the_groups_committed_offset() -> None:
+    async def scenario() -> None:
+        world = World()
+        first = world.tracker()
+        await first.on_assigned({0: empty(0)})
+        world.opened(0, "A", at=0)  # offset 0
+        world.opened(0, "B", at=0)  # offset 1
+        await first.run_once()
+        state = world.read_back(0)
+        state.position = None  # written by an earlier version: tickets, no position
+        world.group_offsets[0] = 1
+        restarted = world.tracker()
+        await restarted.on_assigned({0: state})
+        assert world.consumer.seeks == [(0, 1)]
+        await restarted.run_once()
+        assert world.consumer.fetched == [(0, 1)]
+        assert world.metric("ticket_slo_events_duplicate_total") == 1  # B's opening, seen before
+
+    run(scenario)
+
+
+def test_no_state_at_all_reads_from_the_beginning_offset_not_the_committed_one() -> None:
+    async def scenario() -> None:
+        world = World()
+        world.beginning[0] = 3  # offsets 0-2 are gone (retention)
+        world.opened(0, "A", at=0)  # offset 3
+        world.opened(0, "B", at=0)  # offset 4
+        world.group_offsets[0] = 4
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        assert world.consumer.seeks == [(0, 3)]
+        await tracker.run_once()
+        assert world.consumer.fetched == [(0, 3), (0, 4)]
+
+    run(scenario)
+
+
+# -- clocks --------------------------------------------------------------------------------
+
+
+def test_timers_fire_without_input_on_the_wall_clock_less_the_grace() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "T-1", at=0)
+        await tracker.run_once()
+        world.wall = clock(15) + GRACE + 1  # 50 % of 30 minutes is at 15
+        assert await tracker.run_once() == 0
+        assert fields(world.sent(WARNINGS), "threshold") == [(b"T-1", 0.5)]
+        world.wall = clock(30) + GRACE  # 75 % and 90 % passed; the deadline not strictly yet
+        await tracker.run_once()
+        assert fields(world.sent(WARNINGS), "threshold") == [(b"T-1", 0.5), (b"T-1", 0.75), (b"T-1", 0.9)]
+        assert world.sent(BREACHES) == []
+        world.wall = clock(30) + GRACE + 0.5
+        await tracker.run_once()
+        assert fields(world.sent(BREACHES), "type", "priority", "deadline", "detected_at") == [
+            (b"T-1", "slo.breached", "P1", "2024-05-01T00:30:00Z", "2024-05-01T00:30:00.500000Z")]
+        assert world.metric("ticket_slo_breaches_total", objective="first_response", priority="P1") == 1
+        assert world.metric("ticket_slo_at_risk_total", objective="first_response", priority="P1",
+                            threshold="0.75") == 1
+
+    run(scenario)
 
 
 def test_while_a_backlog_drains_the_clock_follows_publication_time_not_the_wall() -> None:
     """After downtime: the acknowledgement waiting in the backlog arrives before any breach fires."""
-    world = World()
-    world.backlog[0] = (0, 2)  # committed offset 0, end 2: two records to catch up on
-    tracker = world.tracker()
-    tracker.on_assigned({0})
-    world.wall = clock(120)  # the worker comes back two hours later
-    run(tracker.on_event(opened(world, 0, "T-1", at=0)))
-    run(tracker.on_tick(0, offset=0))
-    assert world.sent == []  # clock = publication time of the opening (less the grace), not the wall
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "T-1", at=20)))
-    assert world.kinds() == [("outcome", "T-1")]  # met: no breach before it
-    run(tracker.on_event(opened(world, 0, "T-2", at=60)))  # past the backlog: the wall clock again
-    assert world.kinds() == [("outcome", "T-1"), ("breach", "T-2")]  # T-2's deadline, 90, is long past
+    async def scenario() -> None:
+        world = World()
+        world.opened(0, "T-1", at=0)                        # offset 0
+        world.event(0, "ticket.acknowledged", "T-1", at=20)  # offset 1: the backlog ends at 2
+        world.wall = clock(120)  # the worker comes back two hours later
+        tracker = world.tracker(max_batch=1)
+        await tracker.on_assigned({0: empty(0)})
+        await tracker.run_once()  # the opening only: clock = its publication less the grace
+        assert world.sent(BREACHES) == [] and world.sent(WARNINGS) == []
+        await tracker.run_once()  # the acknowledgement: met, no breach before it
+        assert world.sent(BREACHES) == []
+        assert fields(world.sent(OUTCOMES), "met", "elapsed_seconds") == [(b"T-1", True, 1200.0)]
+        world.opened(0, "T-2", at=60)  # past the backlog: the wall clock again
+        await tracker.run_once()
+        assert fields(world.sent(BREACHES), "ticket_id", "deadline") == [(b"T-2", "T-2", "2024-05-01T01:30:00Z")]
+
+    run(scenario)
 
 
-def test_a_partition_never_committed_has_no_clock_until_its_first_event() -> None:
-    world = World()
-    world.backlog[0] = (None, 3)  # no committed offset, records up to offset 3
-    tracker = world.tracker()
-    tracker.on_assigned({0})
-    world.wall = clock(100)
-    run(tracker.on_tick(0, offset=0))
-    assert world.sent == []
-    world.offsets[0] = 3  # processing starts past the records the previous owner handled
-    run(tracker.on_event(opened(world, 0, "T-1", at=0)))
-    run(tracker.on_tick(0, offset=1))
-    assert world.kinds() == [("breach", "T-1")]  # caught up at once: wall clock
+def test_a_breach_due_within_a_batch_fires_before_the_later_priority_change_then_is_retracted() -> None:
+    """Live: the P1 deadline (30) is past when the batch arrives (wall 40); the change to P3
+    occurred at 20, before the deadline, so it moves the deadline to 4h and retracts."""
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "T-1", at=0)
+        world.event(0, "ticket.priority_changed", "T-1", at=20, published=40, priority="P3")
+        world.wall = clock(40)
+        await tracker.run_once()
+        breach, retraction = world.sent(BREACHES)
+        assert fields([breach], "type", "priority", "deadline", "detected_at") == [
+            (b"T-1", "slo.breached", "P1", "2024-05-01T00:30:00Z", "2024-05-01T00:39:59Z")]
+        assert fields([retraction], "type", "deadline", "stopped_at", "detected_at") == [
+            (b"T-1", "slo.breach_retracted", "2024-05-01T04:00:00Z", None, "2024-05-01T00:39:59Z")]
+        assert retraction[1]["breach_id"] == breach[1]["breach_id"]
+        assert world.sent(WARNINGS) == []  # thresholds passed with the deadline say nothing
+        assert world.metric("ticket_slo_breach_retractions_total", objective="first_response",
+                            priority="P3") == 1
+
+    run(scenario)
 
 
-# -- restarts and rebalances ---------------------------------------------------------------
+def test_in_a_backlog_batch_a_breach_due_by_an_earlier_records_time_fires_before_a_later_change() -> None:
+    """Catching up: T-2's record (published 35) moves the clock past T-1's deadline (30), so
+    the breach fires before T-1's change to P3 (occurred 20, published 40) is applied."""
+    async def scenario() -> None:
+        world = World()
+        world.opened(0, "T-1", at=0)                                                       # offset 0
+        world.opened(0, "T-2", at=35, priority="P4")                                       # offset 1
+        world.event(0, "ticket.priority_changed", "T-1", at=20, published=40, priority="P3")  # offset 2
+        world.opened(0, "T-3", at=45, priority="P4")                                       # offset 3
+        world.wall = clock(120)
+        tracker = world.tracker(max_batch=3)
+        await tracker.on_assigned({0: empty(0)})
+        await tracker.run_once()  # offsets 0-2, one batch, all in the backlog
+        assert fields(world.sent(BREACHES), "type", "deadline", "detected_at") == [
+            (b"T-1", "slo.breached", "2024-05-01T00:30:00Z", "2024-05-01T00:34:59Z"),
+            (b"T-1", "slo.breach_retracted", "2024-05-01T04:00:00Z", "2024-05-01T00:39:59Z")]
+
+    run(scenario)
 
 
-def test_outputs_in_outboxes_past_the_committed_offset_are_sent_again_after_a_restart() -> None:
-    world = World()
-    tracker = live(world, 0)
-    run(tracker.on_event(opened(world, 0, "A", at=0)))             # offset 0
-    run(tracker.on_event(opened(world, 0, "B", at=0)))             # offset 1
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "A", at=5)))   # offset 2
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "B", at=6)))   # offset 3
-    assert world.kinds() == [("outcome", "A"), ("outcome", "B")]
-    # The worker dies: offsets up to 2 are committed, so B's outcome may not have gone out.
-    world.committed[(Source.EVENTS, 0)] = 3
-    world.sent.clear()
-    restarted = live(world, 0)
-    run(restarted.on_tick(0, offset=10))
-    assert world.kinds() == [("outcome", "B")]
-    assert world.sent[0].value["met"] is True
-    assert world.metric("ticket_slo_outputs_redelivered_total") == 1
-    run(restarted.on_tick(0, offset=11))
-    assert len(world.sent) == 1  # sent again once, not at every message
+# -- rebalances and stopping ---------------------------------------------------------------
 
 
-def test_a_restart_with_everything_committed_sends_nothing_again() -> None:
-    world = World()
-    tracker = live(world, 0)
-    run(tracker.on_event(opened(world, 0, "A", at=0)))
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "A", at=5)))
-    world.committed[(Source.EVENTS, 0)] = 2
-    world.sent.clear()
-    run(live(world, 0).on_tick(0, offset=3))
-    assert world.sent == []
+def test_on_revoked_waits_for_the_state_writes_then_commits_position_plus_one() -> None:
+    async def scenario() -> None:
+        world = World()
+        world.producer.late = {CHANGELOG}
+        tracker = world.tracker(commit_interval=3600.0)
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "A", at=0)  # offset 0
+        world.opened(0, "B", at=0)  # offset 1
+        await tracker.run_once()    # the first batch commits at once
+        world.opened(0, "C", at=0)  # offset 2
+        await tracker.run_once()    # within the commit interval: no commit
+        assert world.commits == [{0: 2}]
+        await tracker.on_revoked()
+        assert world.producer.undelivered(CHANGELOG) == 0
+        assert world.commits == [{0: 2}, {0: 3}]
+        assert world.undelivered_at_commit == [0, 0]
+
+    run(scenario)
 
 
-def test_an_assignment_drops_the_keys_and_clocks_of_revoked_partitions() -> None:
-    world = World()
-    tracker = live(world, 0, 1)
-    run(tracker.on_event(opened(world, 0, "A", at=0, priority="P1")))
-    run(tracker.on_event(opened(world, 1, "B", at=0, priority="P2")))
-    tracker.refresh_gauges()
-    assert world.metric("ticket_slo_owned_partitions") == 2
-    assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P2") == 1
-    tracker.on_assigned({0})
-    assert set(world.table) == {"A"}
-    tracker.refresh_gauges()
-    assert world.metric("ticket_slo_owned_partitions") == 1
-    assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P1") == 1
-    assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P2") == 0
-    assert world.metric("ticket_slo_next_deadline_timestamp_seconds", objective="first_response",
-                        priority="P1") == clock(30)
+def test_after_on_revoked_run_once_reads_nothing() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "A", at=0)
+        await tracker.run_once()
+        await tracker.on_revoked()
+        world.opened(0, "B", at=0)
+        assert await tracker.run_once() == 0
+        assert world.consumer.assigned == []
+        assert world.consumer.fetched == [(0, 0)]
+
+    run(scenario)
 
 
-def test_a_partition_kept_through_a_rebalance_keeps_its_state_and_fires_after_measuring_again() -> None:
-    world = World()
-    tracker = live(world, 0, 1)
-    run(tracker.on_event(opened(world, 0, "A", at=0)))
-    tracker.on_assigned({0})
-    world.wall = clock(31) + GRACE
-    run(tracker.on_tick(0, offset=0))
-    assert world.kinds() == [("breach", "A")]
+def test_a_kept_partition_with_the_same_state_dict_keeps_its_engine_and_a_new_dict_builds_a_new_one() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        zero, one = empty(0), empty(1)
+        await tracker.on_assigned({0: zero, 1: one})
+        engines = {p: tracker._batchers[p].engine for p in (0, 1)}
+        await tracker.on_revoked()
+        await tracker.on_assigned({0: zero, 1: LoadedPartition(1, dict(one.records), None, 0, 0, 0.0)})
+        assert tracker._batchers[0].engine is engines[0]
+        assert tracker._batchers[1].engine is not engines[1]
+
+    run(scenario)
 
 
-def test_after_an_assignment_a_partition_waits_for_its_new_backlog_before_the_wall_clock() -> None:
-    world = World()
-    tracker = live(world, 0)
-    run(tracker.on_event(opened(world, 0, "A", at=0)))  # offset 0
-    world.backlog[0] = (1, 2)  # then the worker stalls; the acknowledgement waits at offset 1
-    world.wall = clock(120)
-    tracker.on_assigned({0})
-    run(tracker.on_tick(0, offset=0))
-    assert world.sent == []  # no breach before the backlog says what happened
-    run(tracker.on_event(world.event(0, "ticket.acknowledged", "A", at=10)))
-    assert world.kinds() == [("outcome", "A")]
+def test_the_gauges_show_only_the_partitions_owned_now() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        zero, one = empty(0), empty(1)
+        await tracker.on_assigned({0: zero, 1: one})
+        world.opened(0, "A", at=0, priority="P1")
+        world.opened(1, "B", at=0, priority="P2")
+        await tracker.run_once()
+        tracker.refresh_gauges()
+        assert world.metric("ticket_slo_owned_partitions") == 2
+        assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P2") == 1
+        await tracker.on_revoked()
+        await tracker.on_assigned({0: zero})
+        tracker.refresh_gauges()
+        assert world.metric("ticket_slo_owned_partitions") == 1
+        assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P1") == 1
+        assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P2") == 0
+        assert world.metric("ticket_slo_next_deadline_timestamp_seconds", objective="first_response",
+                            priority="P1") == clock(30)
+        assert world.metric("ticket_slo_next_deadline_timestamp_seconds", objective="first_response",
+                            priority="P2") is None
+
+    run(scenario)
+
+
+def test_group_offsets_are_committed_after_the_state_writes_arrive_and_not_again_when_unchanged() -> None:
+    async def scenario() -> None:
+        world = World()
+        world.producer.late = {CHANGELOG}
+        tracker = world.tracker(commit_interval=0.0)
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "A", at=0)  # offset 0
+        world.opened(0, "B", at=0)  # offset 1
+        await tracker.run_once()
+        await tracker.run_once()    # nothing new: nothing to commit
+        world.opened(0, "C", at=0)  # offset 2
+        await tracker.run_once()
+        assert world.commits == [{0: 2}, {0: 3}]
+        assert world.undelivered_at_commit == [0, 0]
+
+    run(scenario)
+
+
+def test_stop_flushes_commits_and_closes_the_connections() -> None:
+    async def scenario() -> None:
+        world = World()
+        world.producer.late = {CHANGELOG}
+        tracker = world.tracker(commit_interval=3600.0)
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "A", at=0)
+        await tracker.run_once()
+        world.opened(0, "B", at=0)
+        await tracker.run_once()
+        await tracker.stop()
+        assert world.commits == [{0: 1}, {0: 2}]
+        assert world.undelivered_at_commit == [0, 0]
+        assert world.closed == 1
+
+    run(scenario)
