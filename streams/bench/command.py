@@ -12,7 +12,8 @@ from ticket_slo.streams.kafka.settings import Settings
 __all__ = ["add_bench_command", "PHASES"]
 
 #: The phases of a run, in the order they run.
-PHASES = ("broker_limit", "python_limit", "engine_limit", "pipeline", "breaches", "open_small", "open_large")
+PHASES = ("broker_limit", "python_limit", "engine_limit", "pipeline", "breaches", "catchup", "open_small",
+          "open_large")
 
 
 def _phase_list(text: str) -> frozenset[str]:
@@ -31,7 +32,9 @@ def add_bench_command(commands: Any) -> None:
         description="Measure on the local broker (or KAFKA_BOOTSTRAP_SERVERS), in one run: Kafka's own perf "
                     "tools, a raw aiokafka passthrough, a batch loop around the engine without Faust, the "
                     "worker's sustained rate with 0, 10 thousand and 1 million open tickets, breach timeliness "
-                    "at 70% load, memory per open ticket and restart time. A table on stdout (or --json), progress on stderr. About 20 minutes; --quick under 2.")
+                    "at 70% load, catch-up after a crash (SIGKILL in a backlog), memory per open ticket and "
+                    "restart time. A table on stdout (or --json), progress on stderr. About 20 minutes; --quick "
+                    "under 2.")
     bench.add_argument("--quick", action="store_true", help="a reduced run (small sizes) that still gives every figure")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     bench.add_argument("--json-file", type=Path, help="also write the figures as JSON to this file")

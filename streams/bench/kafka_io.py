@@ -19,7 +19,7 @@ from ticket_slo.streams.kafka.settings import Settings
 from ticket_slo.streams.kafka.topics import TopicSpec, ensure_topics
 
 __all__ = ["produce", "LagWatcher", "Stalled", "partition_of", "create_topic", "read_changelog", "consume_all",
-           "first_record", "find_keys", "last_record_times", "delete_prefixed", "progress"]
+           "first_record", "find_keys", "first_times", "last_record_times", "delete_prefixed", "progress"]
 
 _STARTED = time.monotonic()
 #: The client id of every connection the benchmark itself opens (not its workers').
@@ -222,6 +222,34 @@ def find_keys(settings: Settings, topic: str, starts: dict[int, int], keys: set[
                 for record in records:
                     if record.key in keys and record.key not in found:
                         found[record.key] = record
+    finally:
+        consumer.close()
+    return found
+
+
+def first_times(settings: Settings, topic: str, starts: dict[int, int], *, since: float,
+                timeout: float = 15.0) -> dict[int, float]:
+    """Per partition of ``starts``, the timestamp (epoch seconds) of its first record at or after
+    ``starts[partition]`` stamped at ``since`` or later: when a process launched at ``since``
+    first wrote there. A partition without such a record is left out."""
+    consumer = make_consumer(settings, client_id=CLIENT_ID)
+    tps = {partition: TopicPartition(topic, partition) for partition in starts}
+    consumer.assign(list(tps.values()))
+    ends = consumer.end_offsets(list(tps.values()))
+    for partition, tp in tps.items():
+        consumer.seek(tp, starts[partition])
+    pending = {tp for partition, tp in tps.items() if ends[tp] > starts[partition]}
+    found: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while pending and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=300, max_records=2000).items():
+                stamp = next((r.timestamp / 1000 for r in records if r.timestamp / 1000 >= since), None)
+                if tp in pending and stamp is not None:
+                    found[tp.partition] = stamp
+                    pending.discard(tp)
+                    consumer.pause(tp)
+            pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
     finally:
         consumer.close()
     return found

@@ -38,18 +38,26 @@ class BenchPlan:
     #: Breach phase: seconds of load, and the targets (seconds) per priority.
     breach_load_seconds: float
     breach_targets: dict[str, int]
+    #: Catch-up phase: the backlog a worker is killed in (SIGKILL) and restarted on.
+    catchup_events: int
     #: Tickets in flight at once in the throughput batch (interleaving of lifecycles).
     concurrent_tickets: int = 2000
     #: Upper bound of any single wait (a worker start, a drain), seconds.
     wait_limit: float = 900.0
     #: A drain whose committed offsets do not move for this long has stalled, seconds.
     stall_after: float = 60.0
+    #: Catch-up phase: the share of the backlog the group has committed when the worker is killed.
+    catchup_kill_at: float = 1 / 3
+    #: Catch-up phase: the workers' TICKET_SLO_SESSION_TIMEOUT, how long the restarted worker's group
+    #: waits for the killed member; None keeps the worker's setting (30 s by default).
+    catchup_session_timeout: float | None = None
 
 
 def full_plan() -> BenchPlan:
     return BenchPlan(
         name="full", events=120_000, perf_records=500_000, open_small=10_000, open_large=1_000_000,
         breach_load_seconds=60.0, breach_targets={"P1": 10, "P2": 15, "P3": 20, "P4": 30},
+        catchup_events=100_000,
     )
 
 
@@ -57,6 +65,9 @@ def quick_plan() -> BenchPlan:
     return BenchPlan(
         name="quick", events=4_000, perf_records=20_000, open_small=1_000, open_large=10_000,
         breach_load_seconds=5.0, breach_targets={"P1": 3, "P2": 4, "P3": 5, "P4": 6},
+        # Enough backlog that the first commit (every 10,000 records or 2.8 s) leaves some behind; the
+        # broker's smallest session timeout, so that the restart does not wait 30 s for the killed member.
+        catchup_events=15_000, catchup_session_timeout=6.0,
         concurrent_tickets=200, wait_limit=90.0, stall_after=15.0,
     )
 

@@ -72,7 +72,29 @@ def _cpu_rows(figures: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             rows.append((f"drain with {n} open", state["drain"]["cpu"]))
     if "breaches" in figures:
         rows.append(("breach timeliness (70%)", figures["breaches"]["cpu"]))
+    if "catchup" in figures:
+        rows.append(("catch-up: worker until killed", figures["catchup"]["first_worker"]["cpu"]))
+        rows.append(("catch-up: restart to lag 0", figures["catchup"]["cpu"]))
     return rows
+
+
+def _catch_up_lines(catchup: dict[str, Any]) -> list[str]:
+    """The crash and the catch-up, beside what it should have taken (informational: no goal)."""
+    first = catchup["first_worker"]
+    expected = "-" if catchup["expected_s"] is None else f"{catchup['expected_s']:.2f} s"
+    ratio = "-" if catchup["ratio_to_expected"] is None else f"{catchup['ratio_to_expected']:.3f}"
+    crash = (f"catch-up after a crash: {catchup['events']:,} events preloaded; worker killed (SIGKILL) "
+             f"{first['killed_after_s']:.1f} s after launch with {first['committed_at_kill']:,} committed "
+             f"(first output at {first['first_output_s']:.2f} s, {first['events_per_s']:,.0f} events/s), "
+             f"{catchup['remaining_at_restart']:,} left; new worker launched {catchup['kill_to_launch_s']:.2f} s "
+             f"later (session timeout {catchup['session_timeout_s']:g} s)")
+    restart = (f"  restart to lag 0: {catchup['catch_up_s']:.2f} s; expected {expected} = restart "
+               f"{catchup['restart_s']:.2f} s (to {catchup['restart_from']}; 'Ready' logged at "
+               f"{catchup['restart_ready_log_s']:.2f} s, every partition's first output by "
+               f"{catchup['restart_all_partitions_s']:.2f} s) + {catchup['remaining_at_restart']:,} events at "
+               f"{catchup['drain_rate']:,.0f} events/s ({catchup['drain_rate_source']}); ratio {ratio} "
+               f"(informational)")
+    return [crash, restart]
 
 
 def render(figures: dict[str, Any]) -> str:
@@ -153,6 +175,9 @@ def render(figures: dict[str, Any]) -> str:
                 f"vs raw read "
                 f"of {state['changelog_records']:,} changelog records ({state['changelog_mib']:.1f} MiB) in "
                 f"{state['raw_changelog_read_s']:.2f} s")
+    catchup = figures.get("catchup")
+    if catchup:
+        lines.extend(_catch_up_lines(catchup))
     add("")
     add(f"{'goal':<58}{'figure':<44}{'target':<22}{'ratio':>7}  met")
     for goal in figures.get("goals", []):

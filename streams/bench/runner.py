@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from ticket_slo.streams.bench import breaches, phases
+from ticket_slo.streams.bench import breaches, catchup, phases
 from ticket_slo.streams.bench.context import BenchContext
 from ticket_slo.streams.bench.cpu import CpuLedger
 from ticket_slo.streams.bench.kafka_io import delete_prefixed, progress
@@ -76,6 +76,12 @@ def _preflight(options: BenchOptions, settings: Settings) -> None:
             raise BenchSetupError(f"the broker_limit phase cannot run with KAFKA_SECURITY_PROTOCOL="
                                   f"{settings.security_protocol}: Kafka's perf tools get no TLS or SASL settings "
                                   f"from ticket-slo; leave the phase out with --only")
+
+
+def _pipeline_rate(figures: dict[str, Any]) -> float | None:
+    """The pipeline phase's events/s when it ran in this run: the catch-up's expected drain rate."""
+    pipe = figures.get("pipeline")
+    return float(pipe["events_per_s"]) if pipe and pipe.get("events_per_s") else None
 
 
 def _broker_pid(bootstrap: str, broker_script: Path | None) -> int | None:
@@ -179,6 +185,7 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
             measure("breaches", lambda: breaches.breach_timeliness(ctx, figures["pipeline"]["events_per_s"]))
         elif options.only is not None and "breaches" in options.only:
             errors["breaches"] = "needs the pipeline phase's rate: add it to --only"
+        measure("catchup", lambda: catchup.catch_up(ctx, batch, _pipeline_rate(figures)))
         measure("open_small", lambda: phases.open_state(ctx, batch, plan.open_small))
         measure("open_large", lambda: phases.open_state(ctx, batch, plan.open_large))
     except KeyboardInterrupt as exc:

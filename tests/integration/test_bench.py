@@ -87,6 +87,19 @@ def test_memory_and_restart_figures(figures: dict[str, Any]) -> None:
         assert state["changelog_records"] >= state["open_tickets"]
 
 
+def test_catch_up_after_a_crash_beside_its_expectation(figures: dict[str, Any]) -> None:
+    catchup = figures["catchup"]
+    first = catchup["first_worker"]
+    assert 0 < first["committed_at_kill"] <= catchup["events"], "killed once the group had committed a part"
+    assert catchup["remaining_at_restart"] == catchup["events"] - first["committed_at_kill"]
+    for key in ("catch_up_s", "restart_s", "restart_ready_log_s", "drain_rate", "expected_s", "ratio_to_expected"):
+        _positive(figures, "catchup", key)
+    assert catchup["restart_s"] <= catchup["catch_up_s"]
+    assert catchup["drain_rate_source"] == "pipeline", "the pipeline phase ran in the same run"
+    assert catchup["drain_rate"] == figures["pipeline"]["events_per_s"]
+    assert catchup["session_timeout_s"] == 6.0
+
+
 def test_every_goal_has_a_ratio(figures: dict[str, Any]) -> None:
     goals = {goal["goal"]: goal for goal in figures["goals"]}
     assert len(goals) == 6, list(goals)
@@ -98,7 +111,8 @@ def test_every_goal_has_a_ratio(figures: dict[str, Any]) -> None:
 def test_cpu_is_attributed_per_process(figures: dict[str, Any]) -> None:
     phases = [figures["broker_limit"]["cpu"], figures["python_limit"]["cpu"], figures["engine_limit"]["cpu"],
               figures["pipeline"]["cpu"],
-              figures["breaches"]["cpu"], figures["open_large"]["load_cpu"], figures["open_large"]["drain"]["cpu"]]
+              figures["breaches"]["cpu"], figures["catchup"]["first_worker"]["cpu"], figures["catchup"]["cpu"],
+              figures["open_large"]["load_cpu"], figures["open_large"]["drain"]["cpu"]]
     for cpu in phases:
         assert cpu["cores"] >= 1 and cpu["wall_s"] > 0
         assert "bench" in cpu["cpu_s"]
@@ -108,4 +122,5 @@ def test_cpu_is_attributed_per_process(figures: dict[str, Any]) -> None:
     assert figures["broker_limit"]["cpu"]["cpu_s"]["kafka perf tool"] > 0
     if figures["broker_pid"] is not None:  # a broker started by deploy/kafka/broker.py is found by address
         assert figures["pipeline"]["cpu"]["cpu_s"]["broker"] > 0
-    assert {w["phase"] for w in figures["workers"]} >= {"pipeline", "breaches"}
+    assert figures["catchup"]["cpu"]["cpu_s"]["worker"] > 0
+    assert {w["phase"] for w in figures["workers"]} >= {"pipeline", "breaches", "catchup"}
