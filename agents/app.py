@@ -6,6 +6,8 @@ benchmark all run the same topology, each against its own broker and topic prefi
 
 from __future__ import annotations
 
+from typing import Awaitable, Callable
+
 import faust
 
 from ticket_slo.agents.metrics import SloMetrics
@@ -25,6 +27,15 @@ PROGRESS_INTERVAL = 10.0
 
 class TicketSloApp(faust.App):
     """The Faust app, whose consumer leaves the input to the tracker."""
+
+    #: Called first when the worker stops, while Faust's consumer still owns the partitions:
+    #: the tracker's last state writes and commits go out before the group hands them over.
+    stop_first: list[Callable[[], Awaitable[None]]]
+
+    async def on_stop(self) -> None:
+        for stop in self.stop_first:
+            await stop()
+        await super().on_stop()
 
     def _new_transport(self) -> TicketSloTransport:
         # See ticket_slo.agents.faust_fixes.owned_input: the input is read by the tracker, never by Faust.
@@ -61,5 +72,6 @@ def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust
     )
     progress = ProgressLog()
     app.timer(PROGRESS_INTERVAL, name="progress-log")(progress.log_changes)
-    register_tracker(app, settings, policy, progress, metrics)
+    tracker = register_tracker(app, settings, policy, progress, metrics)
+    app.stop_first = [tracker.stop]
     return app

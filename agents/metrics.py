@@ -131,6 +131,7 @@ class SloMetrics:
             "outcomes": self._record_outcome,
             "orphans": self._record_dead_letter,
         }
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self._initialise_series(sorted(set(warn_thresholds)))
 
     def _initialise_series(self, warn_thresholds: list[float]) -> None:
@@ -140,7 +141,7 @@ class SloMetrics:
         count that first increase.
         """
         for event_type in EVENT_TYPES:
-            self.events.labels(event_type)
+            self._child(self.events, event_type)
         for reason in REASONS:
             self.invalid.labels(reason)
         for reason in IGNORED_REASONS:
@@ -163,17 +164,26 @@ class SloMetrics:
         log.info("metrics at http://%s:%d/metrics", address, bound)
         return bound
 
+    def _child(self, family: Any, *labels: str) -> Any:
+        """``family.labels(*labels)``, looked up once: about a microsecond per call saved on the
+        path of every event and output (counters and histograms only; their series are never removed)."""
+        key = (family, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*labels)
+        return child
+
     def record_applied(self, event: TicketEvent, applied: Applied, wall_now: float) -> None:
         """Count one valid event by what the engine says it did."""
         if applied.effect is Effect.DUPLICATE:
             self.duplicates.inc()
             return
-        self.events.labels(event.type).inc()
+        self._child(self.events, event.type).inc()
         for reason in applied.ignored:
-            self.ignored.labels(reason.value).inc()
+            self._child(self.ignored, reason.value).inc()
         self.event_lag.observe(max(0.0, wall_now - event.occurred_at.timestamp()))
         if applied.effect is Effect.CLOCK_STARTED and isinstance(event, TicketOpened):
-            self.clocks_started.labels(FIRST_RESPONSE, event.priority).inc()
+            self._child(self.clocks_started, FIRST_RESPONSE, event.priority).inc()
         elif applied.effect is Effect.NOT_ELIGIBLE:
             self.not_eligible.inc()
 
@@ -182,21 +192,21 @@ class SloMetrics:
         self._output_recorders[output_type(emission.model).counter](emission.model, wall_now)
 
     def _record_breach(self, model: SloBreached, wall_now: float) -> None:
-        self.breaches.labels(model.objective, model.priority).inc()
+        self._child(self.breaches, model.objective, model.priority).inc()
         self.breach_delay.observe(max(0.0, wall_now - model.deadline.timestamp()))
 
     def _record_retraction(self, model: SloBreachRetracted, wall_now: float) -> None:
-        self.retractions.labels(model.objective, model.priority).inc()
+        self._child(self.retractions, model.objective, model.priority).inc()
 
     def _record_warning(self, model: SloAtRisk, wall_now: float) -> None:
-        self.at_risk.labels(model.objective, model.priority, threshold_label(model.threshold)).inc()
+        self._child(self.at_risk, model.objective, model.priority, threshold_label(model.threshold)).inc()
 
     def _record_outcome(self, model: SloCompleted, wall_now: float) -> None:
-        self.outcomes.labels(model.objective, model.priority, "met" if model.met else "breached").inc()
-        self.elapsed.labels(model.objective, model.priority).observe(model.elapsed_seconds)
+        self._child(self.outcomes, model.objective, model.priority, "met" if model.met else "breached").inc()
+        self._child(self.elapsed, model.objective, model.priority).observe(model.elapsed_seconds)
 
     def _record_dead_letter(self, model: DeadLetter, wall_now: float) -> None:
-        self.invalid.labels(model.reason).inc()
+        self._child(self.invalid, model.reason).inc()
 
     def set_ownership(self, partitions: int, open_clocks: Mapping[str, Mapping[str, int]],
                       next_deadline: Mapping[str, Mapping[str, float]]) -> None:

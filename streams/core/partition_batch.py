@@ -18,7 +18,7 @@ from ticket_slo.schemas.events import TicketEvent
 from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.validation import InvalidEvent, parse_event
 from ticket_slo.streams.core.changelog_codec import ChangelogWrite, changelog_writes
-from ticket_slo.streams.core.effects import Applied
+from ticket_slo.streams.core.effects import Applied, Effect
 from ticket_slo.streams.core.emission import Emission, EventSource
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.state_store import Record
@@ -100,8 +100,9 @@ class BatchWrites:
     changelog: list[ChangelogWrite] = field(default_factory=list)
     emissions: list[Emission] = field(default_factory=list)
     dead_letters: list[DeadLetterWrite] = field(default_factory=list)
-    #: Valid events applied (duplicates included).
+    #: Valid events applied (duplicates included), and how many of them were duplicates.
     events: int = 0
+    duplicates: int = 0
     #: The last input offset the batch applied (None for a batch without records).
     position: int | None = None
 
@@ -148,6 +149,8 @@ class PartitionBatcher:
             if on_applied is not None:
                 on_applied(event, applied)
             out.events += 1
+            if applied.effect is Effect.DUPLICATE:
+                out.duplicates += 1
             # What fell due by this event's clock fires before the next event is applied, as
             # in replay: a later change in the same batch must not pre-empt a due breach.
             emissions.extend(engine.advance(now))

@@ -9,17 +9,19 @@ latest value of each ticket is decoded.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ticket_slo.streams.core.changelog_codec import POSITION_KEY, decode_position, decode_record
 from ticket_slo.streams.core.state_store import Record
 from ticket_slo.streams.kafka.clients import aiokafka_consumer
 from ticket_slo.streams.kafka.settings import Settings
 
-__all__ = ["LoadedPartition", "read_changelog_partitions", "ChangelogReadError"]
+__all__ = ["LoadedPartition", "read_changelog_partitions", "ChangelogReadError", "collector_paused"]
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +51,34 @@ class LoadedPartition:
 async def read_changelog_partitions(settings: Settings, topic: str, partitions: Iterable[int], *,
                                     client_id: str) -> dict[int, LoadedPartition]:
     """Read ``partitions`` of ``topic`` from their first to their end offset, all at once."""
-    from aiokafka.structs import TopicPartition
-
     started = time.monotonic()
     wanted = sorted(set(partitions))
     if not wanted:
         return {}
+    with collector_paused():
+        return await _read(settings, topic, wanted, client_id, started)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the block builds state read back (millions of new
+    containers would set the collector off over and over, each pass walking everything
+    built so far; none of them is part of a cycle), then what survives is frozen out of
+    later collections: it lives as long as the partition is owned."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+        gc.freeze()
+
+
+async def _read(settings: Settings, topic: str, wanted: list[int], client_id: str,
+                started: float) -> dict[int, LoadedPartition]:
+    from aiokafka.structs import TopicPartition
+
     consumer = aiokafka_consumer(settings, client_id=client_id, group_id=None, enable_auto_commit=False,
                                  auto_offset_reset="earliest", fetch_max_bytes=_FETCH_BYTES,
                                  max_partition_fetch_bytes=_FETCH_BYTES)

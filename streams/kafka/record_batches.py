@@ -10,19 +10,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Iterable, Mapping, Sequence
 
-from aiokafka.partitioner import murmur2
-
 from ticket_slo.streams.core.emission import EmissionKind
 from ticket_slo.streams.core.partition_batch import BatchWrites
 
-__all__ = ["send_records", "outputs_by_partition", "default_partition"]
+__all__ = ["send_records", "outputs_by_partition"]
 
 Placed = dict[tuple[str, int], list[tuple["bytes | None", bytes]]]
-
-
-def default_partition(key: bytes | None, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2 of the key); records without key go to partition 0."""
-    return 0 if key is None else (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 async def send_records(producer: Any, topic: str, partition: int,
@@ -44,17 +37,24 @@ async def send_records(producer: Any, topic: str, partition: int,
 
 def outputs_by_partition(batches: Iterable[BatchWrites], sinks: Mapping[EmissionKind, str],
                          partitions: Mapping[str, int]) -> Placed:
-    """The batches' outputs and dead letters, encoded, grouped by topic and partition (Kafka's
-    default partitioner on the key), each group in the order it was produced."""
+    """The batches' outputs and dead letters, encoded, grouped by topic and partition, each
+    group in the order it was produced.
+
+    A batch's outputs go to the partition number of its input partition (modulo the output
+    topic's partition count): every output of a ticket lands in one partition, in order, as
+    the ticket's input did, and with equal partition counts (the pipeline's topics have them)
+    that is the partition Kafka's default partitioner gives the ticket id when the helpdesks
+    key their events by it. Hashing each key again here would cost 4-5 µs per output (aiokafka's
+    murmur2 is pure Python; measured on a 36-byte ticket id).
+    """
     grouped: Placed = {}
     dead_letters = sinks["dead_letter"]
     for writes in batches:
         for emission in writes.emissions:
-            key = emission.key.encode()
             topic = sinks[emission.kind]
-            place = (topic, default_partition(key, partitions[topic]))
-            grouped.setdefault(place, []).append((key, emission.model.model_dump_json().encode()))
+            place = (topic, writes.partition % partitions[topic])
+            grouped.setdefault(place, []).append((emission.key.encode(), emission.model.model_dump_json().encode()))
         for letter in writes.dead_letters:
-            place = (dead_letters, default_partition(letter.key, partitions[dead_letters]))
+            place = (dead_letters, writes.partition % partitions[dead_letters])
             grouped.setdefault(place, []).append((letter.key, letter.value))
     return grouped

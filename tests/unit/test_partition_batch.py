@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from ticket_slo.schemas.policy import load_policy
-from ticket_slo.streams.bench.kafka_io import partition_of
 from ticket_slo.streams.bench.lifecycle import probe_events
 from ticket_slo.streams.bench.plan import LONG_POLICY
 from ticket_slo.streams.core.changelog_codec import POSITION_KEY, changelog_writes
@@ -100,14 +99,15 @@ def test_an_empty_loop_writes_no_position() -> None:
     assert changelog_writes([("A", {"v": 1})], 9) == [(b"A", b'{"v":1}'), (POSITION_KEY, b"9")]
 
 
-def test_outputs_go_to_their_kind_topic_and_key_partition(loop: PartitionBatcher) -> None:
+def test_outputs_go_to_their_kind_topic_in_the_partition_of_their_input(loop: PartitionBatcher) -> None:
     writes = loop.take(records([*probe_events("A", NOW - 10), *probe_events("B", NOW - 10)]), at(NOW), NOW)
     writes.dead_letters.append(DeadLetterWrite(b"Z", b"{}", "bad_json"))
     grouped = outputs_by_partition([writes], SINKS, COUNTS)  # type: ignore[arg-type]
-    expected = {("outcomes", partition_of(b"A", 8)), ("outcomes", partition_of(b"B", 8)), ("dlq", partition_of(b"Z", 8))}
-    assert set(grouped) == expected
-    assert sum(len(items) for items in grouped.values()) == 3
-    assert json.loads(grouped[("dlq", partition_of(b"Z", 8))][0][1]) == {}
+    assert set(grouped) == {("outcomes", 3), ("dlq", 3)}, "input partition 3 of 8: partition 3 of each output topic"
+    assert [key for key, _ in grouped[("outcomes", 3)]] == [b"A", b"B"], "in the order the engine returned them"
+    assert json.loads(grouped[("dlq", 3)][0][1]) == {}
+    fewer = outputs_by_partition([writes], SINKS, dict.fromkeys(SINKS.values(), 2))  # type: ignore[arg-type]
+    assert set(fewer) == {("outcomes", 1), ("dlq", 1)}, "modulo a smaller partition count"
 
 
 class FakeBuilder:
