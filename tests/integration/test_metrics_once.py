@@ -42,6 +42,12 @@ What is compared, and why (``agents/metrics.py``):
   be counted exactly once: records = breaches + retractions + outcomes + at-risk +
   dead letters (``ticket_slo_events_invalid_total``, orphans included) + redelivered.
 
+- What the outputs come from is counted once as well: ``ticket_slo_events_total`` ("valid
+  events applied, duplicates excluded") summed over both workers must equal the distinct
+  events of the backlog (an event applied twice as new is what makes an output counted
+  twice, and shows here even when it caused no output), and
+  ``ticket_slo_clocks_started_total`` the tickets opened.
+
 And, so that the counted outputs are the right ones: the distinct breaches, retractions
 and outcomes on the topics equal what ``ticket-slo replay`` derives from the same input
 (``replay_oracle``).
@@ -126,8 +132,9 @@ INVALID = "ticket_slo_events_invalid_total"
 REDELIVERED = "ticket_slo_outputs_redelivered_total"
 EVENTS = "ticket_slo_events_total"
 DUPLICATES = "ticket_slo_events_duplicate_total"
+CLOCKS = "ticket_slo_clocks_started_total"
 OWNED = "ticket_slo_owned_partitions"
-SCRAPED = (OUTCOMES, BREACHES, RETRACTIONS, AT_RISK, INVALID, REDELIVERED, EVENTS, DUPLICATES, OWNED)
+SCRAPED = (OUTCOMES, BREACHES, RETRACTIONS, AT_RISK, INVALID, REDELIVERED, EVENTS, DUPLICATES, CLOCKS, OWNED)
 
 
 @dataclass
@@ -535,7 +542,7 @@ def test_counters_summed_over_workers_equal_the_distinct_outputs(kafka_bootstrap
         + f"; distinct: {len(distinct_outcomes)} outcomes, {len(distinct_breaches)} breaches, "
         f"{len(distinct_retractions)} retractions",
         *(f"{name}: sum {summed(name)} ({per_worker(name)})" for name in
-          (OUTCOMES, BREACHES, RETRACTIONS, AT_RISK, INVALID, REDELIVERED, EVENTS, DUPLICATES, OWNED)),
+          (OUTCOMES, BREACHES, RETRACTIONS, AT_RISK, INVALID, REDELIVERED, EVENTS, DUPLICATES, CLOCKS, OWNED)),
         f"group {group} committed/end offsets of ticket-events: {offsets_line}",
         f"worker A throttled from {_since(throttle.started_at, a_launched)} to {_since(throttle.released_at, a_launched)} "
         f"after its launch ({throttle.why}); when B first owned partitions, A had applied "
@@ -568,6 +575,13 @@ def test_counters_summed_over_workers_equal_the_distinct_outputs(kafka_bootstrap
                            (RETRACTIONS, len(distinct_retractions))):
         if summed(name) != distinct:
             problems.append(f"{name} summed over both workers: expected {distinct} (distinct on the topic), "
+                            f"got {summed(name)} ({per_worker(name)})")
+    # What the outputs come from, counted once too: each distinct event applied once, each ticket's clock
+    # started once (every ticket opens once, on a plan with the objective).
+    for name, distinct, what in ((EVENTS, distinct_events, "distinct events in the backlog"),
+                                 (CLOCKS, TICKETS, "tickets opened")):
+        if summed(name) != distinct:
+            problems.append(f"{name} summed over both workers: expected {distinct} ({what}), "
                             f"got {summed(name)} ({per_worker(name)})")
     by_result = Counter((r["priority"], "met" if r["met"] else "breached") for r in distinct_outcomes.values())
     counted_by_result = sum((_by_labels(scrape, OUTCOMES, ("priority", "result")) for scrape in scrapes.values()),
