@@ -19,7 +19,6 @@ import faust
 from faust.stores import memory
 from faust.types import TP, EventT
 
-from ticket_slo.streams.core.changelog_codec import POSITION_KEY, decode_position, decode_record
 from ticket_slo.streams.kafka.changelog_reader import LoadedPartition
 
 __all__ = ["TicketStore", "TicketsTable", "PartitionReader"]
@@ -50,6 +49,15 @@ class TicketStore(memory.Store):
         owned = {tp.partition for tp in assigned if tp.topic == topic}
         for partition in [p for p in self.partitions if p not in owned]:
             del self.partitions[partition]
+        kept = sorted(owned & set(self.partitions))
+        if kept:
+            # Kept partitions hold every write of this worker (the tracker flushed them when the
+            # partitions were revoked): they are persisted up to the changelog's end now, not up
+            # to where it ended when they were read. Else Faust's recovery would read this
+            # worker's own writes back and apply older versions over the live state.
+            ends = await self.app.consumer.highwaters(*(TP(topic, p) for p in kept))
+            for tp, end in ends.items():
+                self.partitions[tp.partition].end_offset = end
         missing = owned - set(self.partitions)
         if not missing:
             return
@@ -68,20 +76,17 @@ class TicketStore(memory.Store):
 
     def apply_changelog_batch(self, batch: Iterable[EventT], to_key: Callable[[Any], Any],
                               to_value: Callable[[Any], Any]) -> None:
-        """Records Faust's recovery still read (written after this store read its partitions)."""
-        for event in batch:
-            message = event.message
-            state = self.partitions.get(message.partition)
-            if state is None:
-                continue
-            key: bytes | None = message.key
-            value: bytes | None = message.value
-            if key == POSITION_KEY and value is not None:
-                state.position = decode_position(value)
-            elif key is not None and value is None:
-                state.records.pop(key.decode(), None)
-            elif key is not None and value is not None:
-                state.records[key.decode()] = decode_record(value)
+        """Records Faust's recovery read past what this store read: ignored, never applied.
+
+        The tracker starts on a partition as soon as this store has read it, before Faust's
+        recovery looks at the changelog's end, so what Faust finds past the persisted offset
+        is this worker's own newer writes (the live state already has them, and applying
+        them again would put older versions of the tickets over it) or, at worst, late
+        writes of a previous owner that had lost the partition, which are stale too.
+        """
+        skipped = sum(1 for _ in batch)
+        if skipped:
+            log.debug("ignored %d changelog records read by Faust's recovery", skipped)
 
     async def on_recovery_completed(self, active_tps: Set[TP], standby_tps: Set[TP]) -> None:
         """Nothing to drop: ``on_rebalance`` keeps exactly the owned partitions."""

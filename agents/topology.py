@@ -92,7 +92,8 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
     tracker = Tracker(policy, TrackerTopics(names.events, changelog, sinks,
                                             dict.fromkeys(sinks.values(), settings.partitions)),
                       metrics, progress, open_io, orphan_timeout=settings.orphan_timeout,
-                      breach_grace=settings.breach_grace, poll_interval=settings.tick_interval)
+                      breach_grace=settings.breach_grace, poll_interval=settings.tick_interval,
+                      max_batch=settings.max_batch)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:

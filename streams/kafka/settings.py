@@ -32,6 +32,7 @@ ENVIRONMENT: dict[str, str] = {
     "TICKET_SLO_POLICY": "path of the SLO policy file (YAML); the shipped default when unset",
     "TICKET_SLO_BREACH_GRACE": "time the live clock waits after a deadline before a breach fires (seconds, or a duration such as 90s, 30m, 1d)",
     "TICKET_SLO_TICK_INTERVAL": "longest wait for input before due timers fire anyway (seconds, or a duration such as 90s, 30m, 1d)",
+    "TICKET_SLO_MAX_BATCH": "most input records the worker applies in one batch before it writes their state and outputs",
     "TICKET_SLO_SESSION_TIMEOUT": "time before the group gives a silent worker's partitions to another (seconds, or a duration such as 90s, 30m, 1d)",
     "TICKET_SLO_METRICS_ADDR": "address the /metrics endpoint binds to",
     "TICKET_SLO_METRICS_PORT": "port of the /metrics endpoint (0: any free port, logged at start)",
@@ -140,6 +141,7 @@ class Settings:
     policy_path: Path | None = None
     breach_grace: float = 1.0
     tick_interval: float = 0.25
+    max_batch: int = 2000
     orphan_timeout: float = 86400.0
     session_timeout: float = 30.0
     metrics_addr: str = "127.0.0.1"
@@ -187,6 +189,7 @@ class Settings:
             policy_path=Path(env["TICKET_SLO_POLICY"]) if env.get("TICKET_SLO_POLICY") else None,
             breach_grace=_seconds(env, "TICKET_SLO_BREACH_GRACE", defaults.breach_grace, allow_zero=True),
             tick_interval=_seconds(env, "TICKET_SLO_TICK_INTERVAL", defaults.tick_interval),
+            max_batch=_positive_int(env, "TICKET_SLO_MAX_BATCH", defaults.max_batch),
             orphan_timeout=_seconds(env, "TICKET_SLO_ORPHAN_TIMEOUT", defaults.orphan_timeout),
             session_timeout=_seconds(env, "TICKET_SLO_SESSION_TIMEOUT", defaults.session_timeout),
             metrics_addr=env.get("TICKET_SLO_METRICS_ADDR", defaults.metrics_addr),

@@ -36,11 +36,10 @@ What is compared, and why (``agents/metrics.py``):
   the breach counter is compared with the distinct ``breach_id`` of ``slo.breached``
   records on the breaches topic, and the retraction counter with the distinct
   ``breach_id`` of ``slo.breach_retracted`` records (both kinds share that topic).
-- An output sent again after a rebalance (from a state outbox) is a byte-identical
-  duplicate and must be counted only in ``ticket_slo_outputs_redelivered_total``. So,
-  besides, every record on the breaches, outcomes, warnings and dead-letter topics must
-  be counted exactly once: records = breaches + retractions + outcomes + at-risk +
-  dead letters (``ticket_slo_events_invalid_total``, orphans included) + redelivered.
+- A rebalance hands partitions over only after their state writes are flushed, so no
+  output is published twice and every record on the breaches, outcomes, warnings and
+  dead-letter topics must be counted exactly once: records = breaches + retractions +
+  outcomes + at-risk + dead letters (``ticket_slo_events_invalid_total``, orphans included).
 
 - What the outputs come from is counted once as well: ``ticket_slo_events_total`` ("valid
   events applied, duplicates excluded") summed over both workers must equal the distinct
@@ -96,6 +95,10 @@ GRACE = 0.5
 #: The workers' TICKET_SLO_SESSION_TIMEOUT: the broker's minimum (group.min.session.timeout.ms, 6 s by
 #: default; a shorter one fails the join), which makes the heartbeat 2 s (agents/app.py).
 DEFAULT_SESSION_TIMEOUT = "6"
+#: The workers' TICKET_SLO_MAX_BATCH: the whole backlog fits one batch of the default 2,000,
+#: which a worker applies before any rebalance can reach it; in batches of 2 the throttled
+#: worker A is still working through it when worker B joins.
+MAX_BATCH = "2"
 POLICY = """
 plans:
   default:
@@ -129,12 +132,11 @@ BREACHES = "ticket_slo_breaches_total"
 RETRACTIONS = "ticket_slo_breach_retractions_total"
 AT_RISK = "ticket_slo_at_risk_total"
 INVALID = "ticket_slo_events_invalid_total"
-REDELIVERED = "ticket_slo_outputs_redelivered_total"
 EVENTS = "ticket_slo_events_total"
 DUPLICATES = "ticket_slo_events_duplicate_total"
 CLOCKS = "ticket_slo_clocks_started_total"
 OWNED = "ticket_slo_owned_partitions"
-SCRAPED = (OUTCOMES, BREACHES, RETRACTIONS, AT_RISK, INVALID, REDELIVERED, EVENTS, DUPLICATES, CLOCKS, OWNED)
+SCRAPED = (OUTCOMES, BREACHES, RETRACTIONS, AT_RISK, INVALID, EVENTS, DUPLICATES, CLOCKS, OWNED)
 
 
 @dataclass
@@ -452,7 +454,8 @@ def test_counters_summed_over_workers_equal_the_distinct_outputs(kafka_bootstrap
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
     env = {"TICKET_SLO_POLICY": str(policy), "TICKET_SLO_BREACH_GRACE": str(GRACE),
-           "TICKET_SLO_SESSION_TIMEOUT": os.environ.get("METRICS_ONCE_SESSION_TIMEOUT", DEFAULT_SESSION_TIMEOUT)}
+           "TICKET_SLO_SESSION_TIMEOUT": os.environ.get("METRICS_ONCE_SESSION_TIMEOUT", DEFAULT_SESSION_TIMEOUT),
+           "TICKET_SLO_MAX_BATCH": MAX_BATCH}
     worker_a = WorkerProcess(kafka_bootstrap, tmp_path, extra_env=env, partitions=PARTITIONS, log_name="worker-a.log")
     worker_b = WorkerProcess(kafka_bootstrap, tmp_path, prefix=worker_a.prefix, extra_env=env, partitions=PARTITIONS,
                              log_name="worker-b.log")
@@ -529,7 +532,7 @@ def test_counters_summed_over_workers_equal_the_distinct_outputs(kafka_bootstrap
 
     distinct_events = len(records) - counts["upstream duplicates"]
     records_on_topics = sum(len(v) for v in topic.values())
-    counted = sum(summed(name) for name in (BREACHES, RETRACTIONS, OUTCOMES, AT_RISK, INVALID, REDELIVERED))
+    counted = sum(summed(name) for name in (BREACHES, RETRACTIONS, OUTCOMES, AT_RISK, INVALID))
     offsets_line = ", ".join(f"p{p}: {c}/{e}" for p, (c, e) in sorted(offsets.items()))
     expected_kinds = Counter(key[0] for key in expected_keys)
     summary = "\n".join([
@@ -542,7 +545,7 @@ def test_counters_summed_over_workers_equal_the_distinct_outputs(kafka_bootstrap
         + f"; distinct: {len(distinct_outcomes)} outcomes, {len(distinct_breaches)} breaches, "
         f"{len(distinct_retractions)} retractions",
         *(f"{name}: sum {summed(name)} ({per_worker(name)})" for name in
-          (OUTCOMES, BREACHES, RETRACTIONS, AT_RISK, INVALID, REDELIVERED, EVENTS, DUPLICATES, CLOCKS, OWNED)),
+          (OUTCOMES, BREACHES, RETRACTIONS, AT_RISK, INVALID, EVENTS, DUPLICATES, CLOCKS, OWNED)),
         f"group {group} committed/end offsets of ticket-events: {offsets_line}",
         f"worker A throttled from {_since(throttle.started_at, a_launched)} to {_since(throttle.released_at, a_launched)} "
         f"after its launch ({throttle.why}); when B first owned partitions, A had applied "
@@ -589,13 +592,13 @@ def test_counters_summed_over_workers_equal_the_distinct_outputs(kafka_bootstrap
     if +counted_by_result != +by_result and summed(OUTCOMES) == len(distinct_outcomes):
         problems.append(f"{OUTCOMES} by (priority, result): expected {dict(sorted(by_result.items()))}, "
                         f"got {dict(sorted(counted_by_result.items()))}")
-    # Every record on the output topics counted once: as a first publication, or as a redelivery.
+    # Every record on the output topics counted once: nothing is published twice across a rebalance.
     if counted != records_on_topics:
         problems.append(f"records on the output and dead-letter topics: {records_on_topics}, but "
-                        f"breaches + retractions + outcomes + at-risk + dead letters + redelivered counted "
+                        f"breaches + retractions + outcomes + at-risk + dead letters counted "
                         f"{counted} over both workers ("
                         + "; ".join(f"worker {w}: " + ", ".join(f"{n} {_total(s, n)}" for n in
-                                    (BREACHES, RETRACTIONS, OUTCOMES, AT_RISK, INVALID, REDELIVERED))
+                                    (BREACHES, RETRACTIONS, OUTCOMES, AT_RISK, INVALID))
                                     for w, s in scrapes.items()) + ")")
     # The outputs themselves: what replay derives from the same input, nothing else.
     if missing:

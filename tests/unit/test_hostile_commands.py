@@ -194,6 +194,7 @@ def generated_environment_cases(rng: random.Random) -> Iterator[Case]:
         "TICKET_SLO_METRICS_PORT": ("empty", "zero"),
         "TICKET_SLO_BREACH_GRACE": ("empty", "huge", "zero"),
         "TICKET_SLO_TICK_INTERVAL": ("empty", "huge"),
+        "TICKET_SLO_MAX_BATCH": ("empty", "huge"),
         "TICKET_SLO_SESSION_TIMEOUT": ("empty", "huge"),
         "TICKET_SLO_ORPHAN_TIMEOUT": ("empty", "huge"),
     }

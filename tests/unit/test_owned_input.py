@@ -3,6 +3,7 @@ tickets table reads its partitions back itself."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,27 @@ def test_a_changelog_value_that_is_not_a_record_names_its_place() -> None:
     with pytest.raises(ChangelogReadError, match=r"t-changelog partition 3: the value of key b'T9' is not a ticket record"):
         _decode("t-changelog", 3, {b"T9": b"[1, 2"})
     assert _decode("t", 0, {b"A": b'{"v":1}', b"B": None, b"C": b'[0, {"v":2}, []]'}) == {"A": {"v": 1}, "C": {"v": 2}}
+
+
+def test_a_partition_kept_through_a_rebalance_is_persisted_up_to_the_changelogs_end_now(tmp_path: Path) -> None:
+    """Else Faust's recovery reads the worker's own writes back over its live state (found by
+    test_metrics_once.py: breaches published twice after a rebalance)."""
+    app = _app(tmp_path)
+    store = app.tables["tickets"].data
+    reads: list[list[int]] = []
+
+    async def read(topic: str, partitions: Any) -> dict[int, LoadedPartition]:
+        reads.append(sorted(partitions))
+        return {p: LoadedPartition(p, {}, None, 3, 3, 0.0) for p in partitions}
+
+    async def highwaters(*tps: TP) -> dict[TP, int]:
+        return {tp: 120 for tp in tps}
+
+    store.read_partitions = read
+    app.consumer.highwaters = highwaters
+    live = {"T1": {"v": 1}}
+    store.partitions[0] = LoadedPartition(0, live, position=41, end_offset=7, read=7, seconds=0.0)
+    asyncio.run(store.on_rebalance(set(CHANGELOG), set(), {CHANGELOG[1]}))
+    assert reads == [[1]], "only the newly owned partition is read"
+    assert store.persisted_offset(CHANGELOG[0]) == 119 and store.partitions[0].records is live
+    assert store.persisted_offset(CHANGELOG[1]) == 2
