@@ -61,6 +61,7 @@ class TicketStore(memory.Store):
         missing = owned - set(self.partitions)
         if not missing:
             return
+        log.info("reading the state of partitions %s from %s", sorted(missing), topic)
         loaded = await self.read_partitions(topic, missing)
         for partition, state in sorted(loaded.items()):
             log.info("partition %d: state read from %s: %d tickets, position %s, %d records in %.2f s",

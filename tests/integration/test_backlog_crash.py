@@ -10,8 +10,8 @@ in the last few minutes, so that under the seconds-scale policy most timers have
 by the time a worker starts. Then a worker is started and killed with SIGKILL at seeded
 random moments, each time restarted at once: the first kill while it works through the
 backlog before the group's first commit of ``ticket-events`` (0.5-3 s after its first
-``engine built`` line), one during the recovery of a restarted worker (at its
-``Restoring state from changelog`` line), the others at random 0.5-6 s after ``Ready``.
+``engine built`` line), one while a restarted worker reads its state back (0-0.2 s after
+its ``reading the state of partitions`` line), the others at random 0.5-6 s after ``Ready``.
 The last worker is left to finish.
 
 What must hold, as after any crash: every breach, retraction and outcome that
@@ -81,14 +81,14 @@ DEFAULT_KILLS = 4
 PIPELINE_BEFORE_OUTAGE = 4.0
 #: Log lines of the moments to kill at.
 ENGINE_BUILT = "engine built"
-RESTORING = "Restoring state from changelog"
+RESTORING = "reading the state of partitions"
 RECOVERY_COMPLETE = "Recovery complete"
 START_LIMIT = 90.0
 #: After the last restart: give up after this long, or after this long without any progress.
 FINISH_LIMIT = 150.0
 QUIET_LIMIT = 40.0
 #: Worker log lines worth showing in a failure message.
-TELLING = ("input from offset", "engine built", "No event received", "Restoring state", "Recovery complete",
+TELLING = ("input from offset", "engine built", "reading the state", "state read from", "Recovery complete",
            READY_MARKER, "processed:", "Traceback", "Error")
 
 
