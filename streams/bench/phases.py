@@ -27,7 +27,7 @@ from ticket_slo.streams.bench.plan import LONG_POLICY
 from ticket_slo.streams.bench.processes import BenchError, Child, WorkerChild
 from ticket_slo.streams.kafka.topics import TopicSpec, ensure_topics, pipeline_topics
 
-__all__ = ["broker_limit", "python_limit", "engine_limit", "pipeline", "open_state"]
+__all__ = ["broker_limit", "throughput_events", "python_limit", "engine_limit", "pipeline", "open_state"]
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -60,6 +60,14 @@ def broker_limit(ctx: BenchContext, batch: list[Record]) -> dict[str, object]:
         "consumer_detail": consumed.detail,
         "cpu": cpu.as_dict(),
     }
+
+
+def throughput_events(ctx: BenchContext, batch: list[Record]) -> list[Record]:
+    """What every throughput phase drains: as many events as the passthrough, the batch and then
+    copies of it with renamed tickets (new work, not duplicates). A drain of the batch alone
+    lasted 4 s once the worker read in batches, short enough for one pause of half a second
+    to move a ratio by a tenth."""
+    return list(renamed_repeats(batch, max(ctx.plan.perf_records, len(batch)), prefix=BATCH_PREFIX))
 
 
 def python_limit(ctx: BenchContext, batch: list[Record]) -> dict[str, object]:
@@ -240,9 +248,10 @@ def pipeline(ctx: BenchContext, batch: list[Record], profile: Path | None = None
     phase = ctx.phase("pipeline", LONG_POLICY)
     ensure_topics(phase.settings)
     probes = _probes(phase, "a")
-    progress(f"pipeline: preloading {len(batch)} events")
-    produce(phase.settings, phase.settings.topics.events, _probe_records(probes) + batch,
-            what="preload", total=len(batch))
+    drained = throughput_events(ctx, batch)
+    progress(f"pipeline: preloading {len(drained)} events")
+    produce(phase.settings, phase.settings.topics.events, _probe_records(probes) + drained,
+            what="preload", total=len(drained))
     worker = ctx.start_worker(phase)
     spies: list[Child] = []
 
@@ -251,7 +260,7 @@ def pipeline(ctx: BenchContext, batch: list[Record], profile: Path | None = None
             spies.extend(filter(None, [_start_profiler(worker, profile)]))
 
     try:
-        result = _drain(ctx, phase, worker, worker.started, len(batch) + 2 * len(probes), probes, {}, "pipeline",
+        result = _drain(ctx, phase, worker, worker.started, len(drained) + 2 * len(probes), probes, {}, "pipeline",
                         start_profiler)
     finally:
         for spy in spies:
@@ -302,10 +311,11 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int) -> dict[str, 
     progress(f"{what}: raw read of {phase.changelog}: {records} records in {read_s:.2f}s")
     probes = _probes(phase, "b")
     probe_offsets = _outcome_ends(phase)
-    produce(settings, settings.topics.events, _probe_records(probes) + batch, what="preload", total=len(batch))
+    drained = throughput_events(ctx, batch)
+    produce(settings, settings.topics.events, _probe_records(probes) + drained, what="preload", total=len(drained))
     restarted = ctx.start_worker(phase)
     try:
-        drain = _drain(ctx, phase, restarted, restarted.started, len(batch) + 2 * len(probes), probes, probe_offsets,
+        drain = _drain(ctx, phase, restarted, restarted.started, len(drained) + 2 * len(probes), probes, probe_offsets,
                        what)
     finally:
         restarted.terminate()
