@@ -181,6 +181,7 @@ class Tracker:
                                  partition, len(loaded.records), engine.open_clocks())
             self._owned = sorted(partitions)
             self._stored = {p: b.position for p, b in self._batchers.items() if b.position is not None}
+            self._committed = {p: offset for p, offset in self._committed.items() if p in kept}
             self._catch_up.reset()
             await self._seek_and_measure(io)
             self._owned_changed.set()
@@ -240,10 +241,6 @@ class Tracker:
             for priority, deadline in engine.soonest_deadlines().items():
                 soonest[priority] = min(deadline, soonest.get(priority, deadline))
         self._metrics.set_ownership(len(self._owned), {FIRST_RESPONSE: counts}, {FIRST_RESPONSE: soonest})
-
-    def positions(self) -> dict[int, int | None]:
-        """The last applied input offset of each owned partition."""
-        return {p: self._batchers[p].position for p in self._owned}
 
     # -- steps ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from ticket_slo.schemas.events import TicketEvent
 from ticket_slo.schemas.outputs import DeadLetter
@@ -21,22 +21,19 @@ from ticket_slo.streams.core.changelog_codec import ChangelogWrite, changelog_wr
 from ticket_slo.streams.core.effects import Applied, Effect
 from ticket_slo.streams.core.emission import Emission, EventSource
 from ticket_slo.streams.core.engine import SloEngine
-from ticket_slo.streams.core.state_store import Record
+from ticket_slo.streams.core.state_store import DictStateStore, Record
 
 __all__ = ["TouchedStore", "InputRecord", "DeadLetterWrite", "BatchWrites", "PartitionBatcher", "AppliedHook"]
 
 
-class TouchedStore:
+class TouchedStore(DictStateStore):
     """A dict ``StateStore`` that remembers which tickets were written since the last ``take_touched``."""
 
-    __slots__ = ("_data", "_touched")
+    __slots__ = ("_touched",)
 
     def __init__(self, data: dict[str, Record] | None = None) -> None:
-        self._data: dict[str, Record] = {} if data is None else data
+        super().__init__(data)
         self._touched: set[str] = set()
-
-    def get(self, key: str) -> Record | None:
-        return self._data.get(key)
 
     def put(self, key: str, value: Record) -> None:
         self._data[key] = value
@@ -45,15 +42,6 @@ class TouchedStore:
     def delete(self, key: str) -> None:
         self._data.pop(key, None)
         self._touched.add(key)
-
-    def items(self) -> Iterable[tuple[str, Record]]:
-        return list(self._data.items())
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
 
     def data_is(self, data: dict[str, Record]) -> bool:
         """Whether this store works on ``data`` itself (not a copy)."""

@@ -1,7 +1,7 @@
 """Crash during a backlog: kill -9 the worker while it works through what piled up in an outage.
 
 Before the outage the pipeline runs with no input yet (its topics exist, its group has
-joined and committed clock offsets, none of ``ticket-events``); then it stops. While no
+joined, no offset of ``ticket-events`` is committed); then it stops. While no
 worker runs, 3,600 tickets' events are published: more than 10,000 records on 4
 partitions (openings, priority changes, assignments, acknowledgements, resolutions and
 closes; duplicates redelivered, openings and answers published out of order, a few
@@ -19,9 +19,11 @@ What must hold, as after any crash: every breach, retraction and outcome that
 nothing else does; every invalid record is a dead letter; the group's committed offsets
 of ``ticket-events`` reach the end of every partition.
 
-Written for a loss seen before (a successor worker that skipped the backlog its
-predecessor had not committed; restarts that stalled), which it has not reproduced on the
-current code; it runs in ``make test`` and ``make test-faults`` like the other fault tests.
+Written for a loss seen on the earlier live path (a successor worker that skipped the
+backlog its predecessor had not committed; restarts that stalled); on the current one the
+input position is stored with the state, so the group's offsets no longer decide where a
+restarted worker reads. It runs in ``make test`` and ``make test-faults`` like the other
+fault tests.
 
 Environment:
 
