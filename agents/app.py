@@ -33,9 +33,11 @@ class TicketSloApp(faust.App):
     stop_first: list[Callable[[], Awaitable[None]]]
 
     async def on_stop(self) -> None:
-        for stop in self.stop_first:
-            await stop()
-        await super().on_stop()
+        try:
+            for stop in self.stop_first:
+                await stop()
+        finally:
+            await super().on_stop()
 
     def _new_transport(self) -> TicketSloTransport:
         # See ticket_slo.agents.faust_fixes.owned_input: the input is read by the tracker, never by Faust.

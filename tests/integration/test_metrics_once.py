@@ -13,10 +13,11 @@ move to B. The test waits until the group's committed offsets of ``ticket-events
 the end of every partition and the output topics are quiet, then scrapes both workers'
 ``/metrics``.
 
-On an idle machine one worker applies this backlog in about a second, before its first
-heartbeat (2 s after it joined, with the 6 s session timeout) can learn that B joined: the
-partitions would only move once the backlog is done (B then reads it again from offset 0,
-as duplicates). So worker A is slowed as a loaded machine would slow it, from its first
+On an idle machine one worker applies this backlog in well under a second (in the default
+batches of 2,000 it is one batch), before its first heartbeat (2 s after it joined, with
+the 6 s session timeout) can learn that B joined: the partitions would only move once the
+backlog is done. So the workers run with batches of 2 records (``MAX_BATCH``) and worker A
+is slowed as a loaded machine would slow it, from its first
 applied event until worker B owns partitions: its process group is stopped and continued
 in turns (SIGSTOP/SIGCONT, running 10 % of the time, never stopped for long), see
 ``_Throttle``. That the rebalance came during the backlog is checked, not assumed: when

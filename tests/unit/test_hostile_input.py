@@ -282,7 +282,7 @@ def test_a_flood_before_the_opening_keeps_one_bounded_record(char: str) -> None:
     assert sizes[0] == sizes[1]  # full at the buffer limit: the rest were dead-lettered as orphans
     assert 0 < engine.stats.buffered <= 256
     assert engine.stats.buffered + engine.stats.orphans == 10_000
-    assert sizes[1] < CHANGELOG_MESSAGE_LIMIT // 2  # room for the outbox that travels with it
+    assert sizes[1] < CHANGELOG_MESSAGE_LIMIT // 2  # a ticket's record always fits one changelog message
 
 
 def test_a_flood_for_an_open_ticket_keeps_state_and_memory_flat() -> None:
