@@ -65,9 +65,11 @@ def quick_plan() -> BenchPlan:
     return BenchPlan(
         name="quick", events=4_000, perf_records=20_000, open_small=1_000, open_large=10_000,
         breach_load_seconds=5.0, breach_targets={"P1": 3, "P2": 4, "P3": 5, "P4": 6},
-        # Enough backlog that the first commit (every 10,000 records or 2.8 s) leaves some behind; the
-        # broker's smallest session timeout, so that the restart does not wait 30 s for the killed member.
-        catchup_events=15_000, catchup_session_timeout=6.0,
+        # Enough backlog that the first commit (1 s after the worker's first batch, about 35,000
+        # events in) leaves a good part behind (with 15,000 the worker had drained it all, and
+        # committed it, before the first commit); the broker's smallest session timeout, so that
+        # the restart does not wait 30 s for the killed member.
+        catchup_events=80_000, catchup_session_timeout=6.0,
         concurrent_tickets=200, wait_limit=90.0, stall_after=15.0,
     )
 
