@@ -16,8 +16,7 @@ from typing import Any, Final, Iterable, Mapping
 import faust
 from faust.types import TP
 
-__all__ = ["PINNED_FAUST_VERSION", "version_mismatch", "warn_if_not_pinned", "committed_offset", "acked_offsets",
-           "commit_group_offsets", "pause_fetching"]
+__all__ = ["PINNED_FAUST_VERSION", "version_mismatch", "warn_if_not_pinned", "commit_group_offsets", "pause_fetching"]
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ def version_mismatch(version: str = faust.__version__) -> str | None:
     if version == PINNED_FAUST_VERSION:
         return None
     return (f"faust-streaming {version} is installed, but ticket-slo's workarounds read its private "
-            f"attributes as of {PINNED_FAUST_VERSION}: offsets, commits and redelivery may misbehave")
+            f"attributes as of {PINNED_FAUST_VERSION}: commits, input pausing and state recovery may misbehave")
 
 
 def warn_if_not_pinned() -> None:
@@ -37,25 +36,6 @@ def warn_if_not_pinned() -> None:
     message = version_mismatch()
     if message is not None:
         log.warning("%s", message)
-
-
-def committed_offset(consumer: Any, tp: TP) -> int | None:
-    """The group's committed offset of ``tp`` as this worker last knew it.
-
-    Faust records it when it seeks to the committed offsets after an assignment and after
-    each of its commits (``Consumer._committed_offset``).
-    """
-    committed: Mapping[TP, int | None] = getattr(consumer, "_committed_offset", {})
-    return committed.get(tp)
-
-
-def acked_offsets(consumer: Any, tp: TP) -> list[int]:
-    """Faust's list of acknowledged offsets of ``tp`` not yet committed (``Consumer._acked``).
-
-    The list object itself is Faust's: changing it in place changes Faust's bookkeeping.
-    """
-    acked: list[int] = consumer._acked[tp]
-    return acked
 
 
 async def commit_group_offsets(consumer: Any, offsets: Mapping[TP, int]) -> None:
