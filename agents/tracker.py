@@ -208,7 +208,7 @@ class Tracker:
             fetched = await io.consumer.getmany(*tps, timeout_ms=self._poll_ms, max_records=self._max_batch)
             wall = self._wall()
             writes = [self._take(tp.partition, records, wall) for tp, records in fetched.items() if records]
-            writes.extend(self._fire_idle(set(tp.partition for tp, records in fetched.items() if records), wall))
+            writes.extend(self._fire_idle({batch.partition for batch in writes}, wall))
             await self._publish(io, writes, wall)
             await self._write_delivered_states(io)
             read = sum(len(records) for records in fetched.values())
@@ -322,9 +322,9 @@ class Tracker:
     async def _publish(self, io: TrackerIO, writes: list[BatchWrites], wall: float) -> None:
         """Step 3: hand the outputs to the producer; their batch's state waits for their delivery.
 
-        The next batch is applied meanwhile: waiting here for each batch's round trip would
-        leave the worker idle a third of the time (measured: 20,237 events/s against 27,698
-        without the wait for the group's commit)."""
+        The next batch is applied meanwhile instead of waiting for each batch's round trip
+        (with commits every second instead of 2.8 s: 20,237 -> 26,907 events/s in
+        ``bench --only pipeline``)."""
         if not writes:
             return
         delivered: list[asyncio.Future[Any]] = []
