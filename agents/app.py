@@ -6,7 +6,7 @@ benchmark all run the same topology, each against its own broker and topic prefi
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Sequence
 
 import faust
 
@@ -17,6 +17,7 @@ from ticket_slo.schemas.policy import Policy
 from ticket_slo.agents.credentials import faust_credentials
 from ticket_slo.agents.faust_fixes.internals import warn_if_not_pinned
 from ticket_slo.agents.faust_fixes.owned_input import TicketSloTransport
+from ticket_slo.agents.faust_fixes.table_manager import PromptTableManager
 from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["create_app", "TicketSloApp"]
@@ -30,7 +31,7 @@ class TicketSloApp(faust.App):
 
     #: Called first when the worker stops, while Faust's consumer still owns the partitions:
     #: the tracker's last state writes and commits go out before the group hands them over.
-    stop_first: list[Callable[[], Awaitable[None]]]
+    stop_first: Sequence[Callable[[], Awaitable[None]]] = ()
 
     async def on_stop(self) -> None:
         try:
@@ -71,9 +72,10 @@ def create_app(settings: Settings, policy: Policy, metrics: SloMetrics) -> faust
         # Metrics are served by prometheus-client, not by Faust's web server.
         web_enabled=False,
         datadir=str(settings.data_dir),
+        # Tables are declared before the worker starts: no second of waiting for late ones.
+        TableManager=PromptTableManager,
     )
     progress = ProgressLog()
     app.timer(PROGRESS_INTERVAL, name="progress-log")(progress.log_changes)
-    tracker = register_tracker(app, settings, policy, progress, metrics)
-    app.stop_first = [tracker.stop]
+    register_tracker(app, settings, policy, progress, metrics)  # sets app.stop_first
     return app

@@ -4,10 +4,10 @@ batches, with the input position written beside the tickets.
 Faust's own recovery reads a changelog through its per-record consumer path (about 11,000
 records/s measured here, 88 s for 1,000,000 open tickets). This store reads each newly
 assigned changelog partition itself when the assignment arrives
-(``ticket_slo.streams.kafka.changelog_reader``) and then reports it as persisted up to its
-end offset, the way Faust's RocksDB store reports what it has on disk, so Faust's recovery
-finds nothing left to read. The partitions are handed to the ``Tracker`` as they are; the
-tracker's engines work on the same dicts.
+(``ticket_slo.streams.kafka.changelog_reader``: from a local snapshot and the records after
+it when there is a usable one, else from the start), and Faust's recovery leaves the table
+out (``ticket_slo.agents.faust_fixes.table_manager``). The partitions are handed to the
+``Tracker`` as they are; the tracker's engines work on the same dicts.
 """
 
 from __future__ import annotations
@@ -49,27 +49,22 @@ class TicketStore(memory.Store):
         owned = {tp.partition for tp in assigned if tp.topic == topic}
         for partition in [p for p in self.partitions if p not in owned]:
             del self.partitions[partition]
-        kept = sorted(owned & set(self.partitions))
-        if kept:
-            # Kept partitions hold every write of this worker (the tracker flushed them when the
-            # partitions were revoked): they are persisted up to the changelog's end now, not up
-            # to where it ended when they were read. Else Faust's recovery would read this
-            # worker's own writes back and apply older versions over the live state.
-            ends = await self.app.consumer.highwaters(*(TP(topic, p) for p in kept))
-            for tp, end in ends.items():
-                self.partitions[tp.partition].end_offset = end
         missing = owned - set(self.partitions)
         if not missing:
             return
         log.info("reading the state of partitions %s from %s", sorted(missing), topic)
         loaded = await self.read_partitions(topic, missing)
         for partition, state in sorted(loaded.items()):
+            source = ("the changelog" if state.from_snapshot is None
+                      else f"the local snapshot and {topic}'s records after it")
             log.info("partition %d: state read from %s: %d tickets, position %s, %d records in %.2f s",
-                     partition, topic, len(state.records), state.position, state.read, state.seconds)
+                     partition, source, len(state.records), state.position, state.read, state.seconds)
         self.partitions.update(loaded)
 
     def persisted_offset(self, tp: TP) -> Optional[int]:
-        """The last changelog offset already in memory, so that Faust's recovery reads nothing."""
+        """The changelog's last offset when it was read. Faust's recovery leaves this table out
+        (``ticket_slo.agents.faust_fixes.table_manager``); should it ever ask, it finds
+        everything read up to there."""
         state = self.partitions.get(tp.partition)
         if state is None or state.end_offset <= 0:
             return None
@@ -98,6 +93,9 @@ class TicketStore(memory.Store):
 
 class TicketsTable(faust.Table):
     """A Faust table whose store is a ``TicketStore`` (pass ``options={"reader": ...}``)."""
+
+    #: Faust's recovery leaves this table out: its store reads the changelog itself.
+    reads_own_changelog = True
 
     def _new_store(self) -> TicketStore:
         return TicketStore(self.app.conf.store, self.app, self, table_name=self.name,

@@ -20,6 +20,7 @@ from faust.types import TP
 from mode import Service
 
 from ticket_slo.agents.faust_fixes.internals import commit_group_offsets, pause_fetching
+from ticket_slo.agents.local_state import save_snapshots
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.progress import ProgressLog
 from ticket_slo.agents.ticket_store import TicketStore, TicketsTable
@@ -32,7 +33,10 @@ from ticket_slo.streams.kafka.group_offsets import GroupOffsets
 from ticket_slo.streams.kafka.settings import Settings
 from ticket_slo.streams.kafka.topics import MAX_PRODUCER_REQUEST_BYTES
 
-__all__ = ["register_tracker"]
+__all__ = ["register_tracker", "SNAPSHOT_DIR"]
+
+#: Where, under ``TICKET_SLO_DATA_DIR``, the local snapshots of the owned partitions go.
+SNAPSHOT_DIR = "snapshots"
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +51,11 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
     app.topics.add(app.topic(names.events, key_type=bytes, value_type=bytes))
     app.owned_input_topics = frozenset({names.events})  # type: ignore[attr-defined]
 
+    snapshots = settings.data_dir / SNAPSHOT_DIR
+
     async def read_state(topic: str, partitions: Iterable[int]) -> dict[int, LoadedPartition]:
-        return await read_changelog_partitions(settings, topic, partitions, client_id=f"{client_id}-state")
+        return await read_changelog_partitions(settings, topic, partitions, client_id=f"{client_id}-state",
+                                               snapshots=snapshots)
 
     table = app.tables.add(TicketsTable(
         app, name=TABLE_NAME, default=None, beacon=app.tables.beacon, partitions=settings.partitions,
@@ -94,6 +101,21 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
                       metrics, progress, open_io, orphan_timeout=settings.orphan_timeout,
                       breach_grace=settings.breach_grace, poll_interval=settings.tick_interval,
                       max_batch=settings.max_batch)
+
+    async def changelog_ends(partitions: Iterable[int]) -> dict[int, int]:
+        ends = await app.consumer.highwaters(*(TP(changelog, p) for p in partitions))
+        return {tp.partition: end for tp, end in ends.items()}
+
+    async def stop_and_save() -> None:
+        """The tracker's last writes and commits, then (if they all went out) the local snapshots."""
+        await tracker.stop()
+        try:
+            await save_snapshots(tracker.final_state(), changelog, snapshots, changelog_ends)
+        except Exception as exc:  # a restart then reads the changelog: slower, never wrong
+            log.warning("no local snapshots written: %r", exc)
+
+    # First when the worker stops, while Faust's consumer still owns the partitions.
+    app.stop_first = [stop_and_save]  # type: ignore[attr-defined]
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:

@@ -24,12 +24,14 @@ from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.core.clocks import PartitionCatchUp
 from ticket_slo.streams.core.effects import Applied
 from ticket_slo.streams.core.emission import EmissionKind
-from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.changelog_codec import ChangelogWrite
+from ticket_slo.streams.core.engine import EngineIndex, SloEngine
 from ticket_slo.streams.core.partition_batch import BatchWrites, InputRecord, PartitionBatcher, TouchedStore
 from ticket_slo.streams.kafka.changelog_reader import LoadedPartition, collector_paused
+from ticket_slo.streams.kafka.local_snapshots import ChangelogAnchor
 from ticket_slo.streams.kafka.record_batches import outputs_by_partition, send_records
 
-__all__ = ["Tracker", "TrackerIO", "TrackerTopics", "TABLE_NAME", "MAX_BATCH_RECORDS"]
+__all__ = ["Tracker", "TrackerIO", "TrackerTopics", "PartitionState", "TABLE_NAME", "MAX_BATCH_RECORDS"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,12 @@ class Tracker:
         self._next_commit = 0.0
         self._stopped = False
         self._owned_changed = asyncio.Event()
+        #: Per owned partition, the last changelog record its state covers: read with it
+        #: (offset known) or written since (offset known once the writes are on the broker).
+        self._last_written: dict[int, ChangelogAnchor | ChangelogWrite | None] = {}
+        #: Every state write is on the broker and nothing more will be applied.
+        self._stopped_cleanly = False
+        self._unaccounted = False
 
     # -- what happens --------------------------------------------------------------------
 
@@ -171,14 +179,18 @@ class Tracker:
             kept = {p: b for p, b in self._batchers.items()
                     if p in partitions and b.store.data_is(partitions[p].records)}
             self._batchers = dict(kept)
+            self._last_written = {p: w for p, w in self._last_written.items() if p in kept}
             with collector_paused():
                 for partition, loaded in partitions.items():
                     if partition not in kept:
                         self._batchers[partition] = PartitionBatcher(self._topics.events, partition,
-                                                                     self._new_engine, loaded.records, loaded.position)
+                                                                     self._engine_factory(loaded.index),
+                                                                     loaded.records, loaded.position)
+                        self._last_written[partition] = loaded.last
                         engine = self._batchers[partition].engine
-                        log.info("partition %d: engine built from %d tickets (%d clocks running)",
-                                 partition, len(loaded.records), engine.open_clocks())
+                        log.info("partition %d: engine %s %d tickets (%d clocks running)", partition,
+                                 "built from" if loaded.index is None else "taken from the snapshot with",
+                                 len(loaded.records), engine.open_clocks())
             self._owned = sorted(partitions)
             self._stored = {p: b.position for p, b in self._batchers.items() if b.position is not None}
             self._committed = {p: offset for p, offset in self._committed.items() if p in kept}
@@ -207,9 +219,13 @@ class Tracker:
             tps = [io.topic_partition(p) for p in self._owned]
             fetched = await io.consumer.getmany(*tps, timeout_ms=self._poll_ms, max_records=self._max_batch)
             wall = self._wall()
+            # From the first change to the engines until the batch is in ``_in_flight``, memory
+            # is ahead of what will be written: an error in between leaves it so for good.
+            self._unaccounted = True
             writes = [self._take(tp.partition, records, wall) for tp, records in fetched.items() if records]
             writes.extend(self._fire_idle({batch.partition for batch in writes}, wall))
             await self._publish(io, writes, wall)
+            self._unaccounted = False
             await self._write_delivered_states(io)
             read = sum(len(records) for records in fetched.values())
             # Commit on the interval, and as soon as the input is drained: lag dashboards
@@ -226,9 +242,26 @@ class Tracker:
             if self._io is not None:
                 try:
                     await self._flush_and_commit(self._io)
+                    self._stopped_cleanly = not self._unaccounted
                 finally:
                     await self._io.close()
                     self._io = None
+
+    def final_state(self) -> list[PartitionState]:
+        """After a clean ``stop``: each owned partition's state and the last changelog record it
+        covers (for a local snapshot). Empty if the stop was not clean: the memory may then
+        hold state the changelog does not have."""
+        if not self._stopped_cleanly:
+            return []
+        states = []
+        for partition in self._owned:
+            batcher = self._batchers[partition]
+            last = self._last_written.get(partition)
+            if last is None:
+                continue
+            states.append(PartitionState(partition, batcher.store.data, batcher.engine.index(), batcher.position,
+                                         last))
+        return states
 
     def refresh_gauges(self) -> None:
         """Open clocks and the soonest deadline of the partitions owned now."""
@@ -244,8 +277,10 @@ class Tracker:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _new_engine(self, store: TouchedStore) -> SloEngine:
-        return SloEngine(self._policy, store, orphan_timeout=self._orphan_timeout)
+    def _engine_factory(self, index: EngineIndex | None) -> Callable[[TouchedStore], SloEngine]:
+        def new_engine(store: TouchedStore) -> SloEngine:
+            return SloEngine(self._policy, store, orphan_timeout=self._orphan_timeout, index=index)
+        return new_engine
 
     async def _ensure_io(self) -> TrackerIO:
         if self._io is None:
@@ -351,6 +386,7 @@ class Tracker:
                 if writes.changelog:
                     self._state_writes.extend(await send_records(io.producer, self._topics.changelog,
                                                                  writes.partition, writes.changelog))
+                    self._last_written[writes.partition] = writes.changelog[-1]
                 if writes.position is not None:
                     self._stored[writes.partition] = writes.position
                 self._count(writes, batch.wall)
@@ -380,6 +416,19 @@ class Tracker:
                    if p in self._owned and self._committed.get(p) != position + 1}
         if offsets and await io.commit(offsets):
             self._committed.update(offsets)
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """A stopped partition's state: its records, engine index and position, and the last
+    changelog record they cover (an anchor read with them, or the last write, whose offset
+    is the partition's end offset now that every write is on the broker)."""
+
+    partition: int
+    records: dict[str, Any]
+    index: EngineIndex
+    position: int | None
+    last: ChangelogAnchor | ChangelogWrite
 
 
 @dataclass

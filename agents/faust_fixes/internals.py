@@ -16,7 +16,8 @@ from typing import Any, Final, Iterable, Mapping
 import faust
 from faust.types import TP
 
-__all__ = ["PINNED_FAUST_VERSION", "version_mismatch", "warn_if_not_pinned", "commit_group_offsets", "pause_fetching"]
+__all__ = ["PINNED_FAUST_VERSION", "version_mismatch", "warn_if_not_pinned", "commit_group_offsets", "pause_fetching",
+           "install_recovery", "start_table_recovery"]
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +80,17 @@ async def pause_fetching(consumer: Any, tps: Iterable[TP]) -> None:
         aiokafka_consumer.pause(*(tp for tp in wanted if tp in assigned))
 
     await thread.call_thread(pause)
+
+
+def install_recovery(manager: Any, recovery_class: type) -> None:
+    """Give a table manager ``recovery_class`` as its recovery service, before anything asks
+    for it (``TableManager.recovery`` builds a ``Recovery`` on first use, in ``_recovery``)."""
+    if manager._recovery is None:
+        manager._recovery = recovery_class(manager.app, manager, beacon=manager.beacon, loop=manager.loop)
+
+
+async def start_table_recovery(manager: Any) -> None:
+    """What ``TableManager.on_start`` does after its one-second sleep: subscribe the
+    registered tables' changelogs and start the recovery service."""
+    await manager._update_channels()
+    await manager.recovery.start()

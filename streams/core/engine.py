@@ -37,6 +37,7 @@ Rules beyond the first-response clock itself (see ``ticket_slo.streams.core.firs
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Final
 
 from pydantic import BaseModel
@@ -61,12 +62,24 @@ from ticket_slo.streams.core.timebase import datetime_to_micros, micros_to_datet
 from ticket_slo.streams.core.soonest_deadlines import DeadlineKey, SoonestDeadlines
 from ticket_slo.streams.core.timer_index import TimerIndex
 
-__all__ = ["SloEngine", "DEFAULT_BUFFER_LIMIT"]
+__all__ = ["SloEngine", "EngineIndex", "DEFAULT_BUFFER_LIMIT"]
 
 DEFAULT_BUFFER_LIMIT: Final = 256
 #: Bytes the waiting events of one ticket may take in its record (as the changelog's JSON
 #: writes them), so that one record always fits a Kafka message with room to spare.
 BUFFER_BYTES_LIMIT: Final = 128 * 1024
+
+
+@dataclass(slots=True)
+class EngineIndex:
+    """An engine's derived index as plain data: the timer heap (stale entries included),
+    how many tickets have a timer, the per-priority deadline heaps and the running clocks
+    per priority. Only valid together with the records it was derived from."""
+
+    timers: list[tuple[int, str]]
+    timers_live: int
+    deadlines: dict[str, list[tuple[int, str]]]
+    open_by_priority: dict[str, int]
 
 
 class SloEngine:
@@ -81,6 +94,7 @@ class SloEngine:
         closed_retention: float = 86400.0,
         seen_limit: int = SEEN_LIMIT,
         buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+        index: EngineIndex | None = None,
     ) -> None:
         for name, value in (("orphan_timeout", orphan_timeout), ("closed_retention", closed_retention)):
             if not value > 0:
@@ -98,7 +112,10 @@ class SloEngine:
         self._open_by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
         self._index = TimerIndex(self._is_current)
         self._deadlines = SoonestDeadlines(self._has_deadline)
-        self.rebuild_index()
+        if index is None:
+            self.rebuild_index()
+        else:
+            self.adopt_index(index)
 
     # -- public API -----------------------------------------------------------------------
 
@@ -158,22 +175,23 @@ class SloEngine:
 
     def rebuild_index(self) -> None:
         """Recreate the timer index and the open-clock counts from the store (O(n), once)."""
-        entries: list[tuple[int, str]] = []
-        deadlines: list[tuple[str, DeadlineKey]] = []
-        counts: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
-        for ticket_id, record in self._store.items():
-            due = TicketState.due_of(record)
-            if due is not None:
-                entries.append((due, ticket_id))
-            priority = TicketState.running_priority_of(record)
-            if priority is not None:
-                counts[priority] += 1
-                key = TicketState.unbreached_deadline_of(record)
-                if key is not None:
-                    deadlines.append((ticket_id, key))
-        self._index.replace(entries)
-        self._deadlines.replace(deadlines)
-        self._open_by_priority = counts
+        scan = TicketState.index_records(self._store.items())
+        self._index.replace(scan.timers)
+        self._deadlines.replace(scan.deadlines)
+        self._open_by_priority = dict.fromkeys(PRIORITIES, 0) | scan.running_by_priority
+
+    def index(self) -> EngineIndex:
+        """What the engine derived from its store, as plain data (shared, not copied: use it
+        before the next ``apply`` or ``advance``). A local snapshot keeps it beside the
+        records, so that a restart adopts it instead of scanning every ticket again."""
+        return EngineIndex(self._index.entries(), self._index.live, self._deadlines.heaps(),
+                           dict(self._open_by_priority))
+
+    def adopt_index(self, index: EngineIndex) -> None:
+        """Take ``index`` (from ``index()`` over these very records) instead of rebuilding."""
+        self._index.adopt(index.timers, index.timers_live)
+        self._deadlines.adopt(index.deadlines)
+        self._open_by_priority = dict.fromkeys(PRIORITIES, 0) | index.open_by_priority
 
     def open_clocks(self) -> int:
         """Running first-response clocks (opened, eligible, not stopped), kept incrementally."""

@@ -34,13 +34,18 @@ class SoonestDeadlines:
             priority, deadline = new
             heapq.heappush(self._heaps.setdefault(priority, []), (deadline, ticket_id))
 
-    def replace(self, entries: list[tuple[str, DeadlineKey]]) -> None:
-        """Start again from ``(ticket_id, key)`` pairs (after an index rebuild)."""
-        heaps: dict[str, list[tuple[int, str]]] = {}
-        for ticket_id, (priority, deadline) in entries:
-            heaps.setdefault(priority, []).append((deadline, ticket_id))
+    def replace(self, heaps: dict[str, list[tuple[int, str]]]) -> None:
+        """Start again from priority → (deadline, ticket id) entries (after an index rebuild)."""
         for heap in heaps.values():
             heapq.heapify(heap)
+        self._heaps = heaps
+
+    def heaps(self) -> dict[str, list[tuple[int, str]]]:
+        """Priority → its heap (shared), for a snapshot taken between changes."""
+        return self._heaps
+
+    def adopt(self, heaps: dict[str, list[tuple[int, str]]]) -> None:
+        """Take heaps from ``heaps()`` of an index over the same records."""
         self._heaps = heaps
 
     def soonest(self) -> dict[str, int]:

@@ -48,6 +48,11 @@ class DictStateStore:
     def items(self) -> Iterable[tuple[str, Record]]:
         return list(self._data.items())
 
+    @property
+    def data(self) -> dict[str, Record]:
+        """The dict itself (not a copy)."""
+        return self._data
+
     def __len__(self) -> int:
         return len(self._data)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Final, NamedTuple
+from typing import Any, Callable, Final, Iterable, NamedTuple
 
 from ticket_slo.schemas.events import Priority
 from ticket_slo.streams.core.emission import EventSource
@@ -28,6 +28,7 @@ from ticket_slo.streams.core.state_store import Record
 __all__ = [
     "Phase",
     "BufferedEvent",
+    "IndexScan",
     "RunningClock",
     "RECORD_VERSION",
     "SEEN_LIMIT",
@@ -43,6 +44,15 @@ class Phase(Enum):
     RUNNING = "r"  # opened, eligible, first-response clock not yet stopped
     DONE = "d"  # outcome published (or not eligible); only de-duplication is left
     CLOSED = "c"  # closed marker: ignores everything until it expires
+
+
+class IndexScan(NamedTuple):
+    """``TicketState.index_records``' result: what the engine indexes of its records."""
+
+    timers: list[tuple[int, str]]
+    #: Priority → (deadline, ticket id) of its running clocks without a standing breach.
+    deadlines: dict[str, list[tuple[int, str]]]
+    running_by_priority: dict[str, int]
 
 
 class BufferedEvent(NamedTuple):
@@ -196,6 +206,40 @@ class TicketState:
         if priority is None or start is None or target is None:
             return None
         return priority, start + target
+
+    @staticmethod
+    def index_records(items: Iterable[tuple[str, Record]]) -> "IndexScan":
+        """What an engine derives from its records, in one pass without decoding them: the
+        timer entries, the unbreached deadlines and the running clocks per priority.
+
+        The same rules as ``due_of``, ``running_priority_of`` and ``unbreached_deadline_of``,
+        inlined: a restarted worker runs this over every open ticket (1,000,000 records:
+        1.6 s through the three functions, measured 2026-11-30)."""
+        timers: list[tuple[int, str]] = []
+        deadlines: dict[str, list[tuple[int, str]]] = {}
+        counts: dict[str, int] = {}
+        running = Phase.RUNNING.value
+        add_timer = timers.append
+        for ticket_id, record in items:
+            get = record.get
+            due = get("d")
+            if due is not None:
+                add_timer((due, ticket_id))
+            if get("ph") != running:
+                continue
+            priority = get("p")
+            if priority is None:
+                continue
+            counts[priority] = counts.get(priority, 0) + 1
+            if get("br"):
+                continue
+            start, target = get("st"), get("t")
+            if start is not None and target is not None:
+                by_priority = deadlines.get(priority)
+                if by_priority is None:
+                    by_priority = deadlines[priority] = []
+                by_priority.append((start + target, ticket_id))
+        return IndexScan(timers, deadlines, counts)
 
 
 #: ``Phase(code)`` goes through Enum's lookup machinery; this runs for every record read.

@@ -52,6 +52,15 @@ class TimerIndex:
         heapq.heapify(self._heap)
         self._live = len(self._heap)
 
+    def entries(self) -> list[tuple[int, str]]:
+        """The heap itself (stale entries included), for a snapshot taken between changes."""
+        return self._heap
+
+    def adopt(self, heap: list[tuple[int, str]], live: int) -> None:
+        """Take a heap from ``entries()`` of an index over the same records."""
+        self._heap = heap
+        self._live = live
+
     def peek(self) -> int | None:
         """Earliest current due time, discarding stale entries on the way."""
         heap = self._heap

@@ -23,6 +23,7 @@ from ticket_slo.schemas.policy import load_policy
 from ticket_slo.streams.core.changelog_codec import POSITION_KEY, decode_position, decode_record
 from ticket_slo.streams.core.state_store import Record
 from ticket_slo.streams.kafka.changelog_reader import LoadedPartition
+from ticket_slo.streams.kafka.local_snapshots import ChangelogAnchor
 from tests.unit.script import clock, when
 
 EVENTS = "ticket-events"
@@ -114,7 +115,8 @@ class FakeProducer:
     """aiokafka's producer: delivered records land in ``topics[topic][partition]``.
 
     Deliveries to a topic in ``fail`` fail; to a topic in ``late``, they complete only when
-    the event loop next runs (a write handed over but not yet on the broker)."""
+    the event loop next runs (a write handed over but not yet on the broker); a topic in
+    ``refuse`` is refused at hand-over (as aiokafka does when its buffer stays full)."""
 
     def __init__(self) -> None:
         self.topics: dict[str, dict[int, list[KeyValue]]] = {}
@@ -122,12 +124,15 @@ class FakeProducer:
         self.futures: dict[str, list[asyncio.Future[None]]] = {}
         self.fail: set[str] = set()
         self.late: set[str] = set()
+        self.refuse: set[str] = set()
 
     def create_batch(self) -> FakeBatch:
         return FakeBatch()
 
     async def send_batch(self, batch: FakeBatch, topic: str, partition: int) -> asyncio.Future[None]:
         self.calls.append((topic, partition))
+        if topic in self.refuse:
+            raise DeliveryFailed(f"{topic}[{partition}] refused")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.futures.setdefault(topic, []).append(future)
 
@@ -651,5 +656,69 @@ def test_stop_flushes_commits_and_closes_the_connections() -> None:
         assert world.commits == [{0: 1}, {0: 2}]
         assert world.undelivered_at_commit == [0, 0]
         assert world.closed == 1
+
+    run(scenario)
+
+
+# -- what a clean stop leaves for a local snapshot ------------------------------------------
+
+
+def test_a_clean_stop_gives_each_partitions_state_its_index_and_its_last_changelog_write() -> None:
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0), 1: empty(1)})
+        world.opened(0, "A", at=0)
+        world.opened(0, "B", at=0)
+        await tracker.run_once()
+        assert tracker.final_state() == [], "nothing before the stop"
+        await tracker.stop()
+        states = {state.partition: state for state in tracker.final_state()}
+        assert set(states) == {0}, "partition 1 never had any state: nothing to keep"
+        state = states[0]
+        assert sorted(state.records) == ["A", "B"] and state.position == 1
+        assert state.last == world.changelog(0)[-1] == (POSITION_KEY, b"1"), "the position record closes the batch"
+        assert sorted(ticket for _, ticket in state.index.timers) == ["A", "B"]
+        assert state.index.open_by_priority["P1"] == 2
+
+    run(scenario)
+
+
+def test_state_read_back_and_left_unchanged_keeps_the_anchor_it_was_read_with() -> None:
+    async def scenario() -> None:
+        world = World()
+        first = world.tracker()
+        await first.on_assigned({0: empty(0)})
+        world.opened(0, "A", at=0)
+        await first.run_once()
+        await first.stop()
+        anchor = ChangelogAnchor(41, POSITION_KEY, b"0")
+        loaded = world.read_back(0)
+        loaded.last = anchor
+        restarted = world.tracker()
+        await restarted.on_assigned({0: loaded})
+        await restarted.run_once()  # nothing new: nothing written
+        await restarted.stop()
+        assert [state.last for state in restarted.final_state()] == [anchor]
+
+    run(scenario)
+
+
+def test_a_batch_that_failed_half_way_leaves_no_state_to_keep() -> None:
+    """Its events changed the engine but its outputs never went out: memory is ahead of the
+    changelog, and a snapshot of it would skip those events for good."""
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0)})
+        world.opened(0, "T-1", at=0)
+        await tracker.run_once()  # written: the partition has state worth keeping
+        world.event(0, "ticket.acknowledged", "T-1", at=5)
+        world.producer.refuse = {OUTCOMES}
+        with pytest.raises(DeliveryFailed):
+            await tracker.run_once()
+        world.producer.refuse = set()
+        await tracker.stop()  # nothing in flight: the flush itself succeeds
+        assert tracker.final_state() == []
 
     run(scenario)

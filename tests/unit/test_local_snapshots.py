@@ -1,0 +1,129 @@
+"""A partition's state and its engine index survive a trip through a local snapshot file, and
+a file that does not fit is never used."""
+
+from __future__ import annotations
+
+import json
+import marshal
+from pathlib import Path
+
+import pytest
+
+from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.state_store import DictStateStore
+from ticket_slo.streams.core.ticket_state import Phase, TicketState
+from ticket_slo.streams.kafka.local_snapshots import (
+    FORMAT_LINE,
+    ChangelogAnchor,
+    SnapshotError,
+    read_body,
+    read_header,
+    snapshot_path,
+    write_snapshot,
+)
+from tests.unit.script import Run, acknowledged, clock, closed, opened, priority_changed, summary
+
+TOPIC = "app-tickets-changelog"
+ANCHOR = ChangelogAnchor(1041, b"\x00position", b"977")
+
+
+def _busy_run() -> Run:
+    """Tickets in every phase: running (some breached), done, closed, pending, reprioritised."""
+    run = Run()
+    for number in range(40):
+        run.apply(opened(f"T-{number}", at=number % 7, priority=f"P{1 + number % 4}"))
+    for number in range(0, 40, 3):
+        run.apply(acknowledged(f"T-{number}", at=10))
+    for number in range(1, 40, 5):
+        run.apply(priority_changed(f"T-{number}", at=12, priority="P4"))
+    run.apply(closed("T-3", at=20))
+    run.apply(acknowledged("LATE", at=21))  # before its opening: pending
+    run.advance(45)  # P1 tickets breach (30 minutes)
+    return run
+
+
+def test_index_records_finds_what_the_per_record_rules_find() -> None:
+    records = _busy_run().store.data
+    scan = TicketState.index_records(records.items())
+    assert sorted(scan.timers) == sorted((record["d"], ticket) for ticket, record in records.items()
+                                         if TicketState.due_of(record) is not None)
+    expected_counts: dict[str, int] = {}
+    expected_deadlines: dict[str, list[tuple[int, str]]] = {}
+    for ticket, record in records.items():
+        priority = TicketState.running_priority_of(record)
+        if priority is not None:
+            expected_counts[priority] = expected_counts.get(priority, 0) + 1
+        key = TicketState.unbreached_deadline_of(record)
+        if key is not None:
+            expected_deadlines.setdefault(key[0], []).append((key[1], ticket))
+    assert scan.running_by_priority == expected_counts and sum(expected_counts.values()) > 10
+    assert {p: sorted(entries) for p, entries in scan.deadlines.items()} == {
+        p: sorted(entries) for p, entries in expected_deadlines.items()}
+    assert any(record.get("ph") == Phase.PENDING.value for record in records.values())
+    assert any(record.get("br") for record in records.values()), "some breached clocks are in the mix"
+
+
+def test_an_engine_given_a_saved_index_behaves_as_one_that_rebuilt_it(tmp_path: Path) -> None:
+    run = _busy_run()
+    write_snapshot(tmp_path, TOPIC, 3, ANCHOR, 977, run.store.data, run.engine.index())
+    header = read_header(tmp_path, TOPIC, 3)
+    assert header is not None
+    records, index = read_body(header)
+    assert records == run.store.data
+    adopted = SloEngine(run.policy, DictStateStore(records), index=index)
+    rebuilt = SloEngine(run.policy, DictStateStore(json.loads(json.dumps(run.store.data))))
+    assert adopted.next_due() == rebuilt.next_due() is not None
+    assert adopted.open_clocks_by_priority() == rebuilt.open_clocks_by_priority()
+    assert adopted.soonest_deadlines() == rebuilt.soonest_deadlines()
+    fired = []
+    for minutes in (100, 300, 600, 24 * 60 + 30):
+        step = [summary(e) for e in adopted.advance(clock(minutes))]
+        assert step == [summary(e) for e in rebuilt.advance(clock(minutes))]
+        fired.extend(step)
+    assert {kind for kind, *_ in fired} >= {"slo.breached", "dead_letter"}, "breaches and an orphan fired"
+    assert adopted.open_clocks() == rebuilt.open_clocks()
+
+
+def test_the_header_says_what_the_file_holds_without_its_body(tmp_path: Path) -> None:
+    run = _busy_run()
+    path = write_snapshot(tmp_path, TOPIC, 3, ANCHOR, 977, run.store.data, run.engine.index())
+    assert path == snapshot_path(tmp_path, TOPIC, 3) and path.read_bytes().startswith(FORMAT_LINE)
+    header = read_header(tmp_path, TOPIC, 3)
+    assert header is not None
+    assert (header.anchor, header.position, header.tickets) == (ANCHOR, 977, len(run.store.data))
+    assert header.anchor.matches(1041, b"\x00position", b"977")
+    assert not header.anchor.matches(1041, b"\x00position", b"978")
+    assert not header.anchor.matches(1040, b"\x00position", b"977")
+    assert [p.name for p in tmp_path.iterdir()] == [path.name], "no temporary file left behind"
+
+
+def test_no_file_or_a_file_that_does_not_fit_is_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    run = _busy_run()
+    assert read_header(tmp_path, TOPIC, 3) is None, "no file"
+    path = write_snapshot(tmp_path, TOPIC, 3, ANCHOR, 977, run.store.data, run.engine.index())
+    path.rename(snapshot_path(tmp_path, TOPIC, 4))
+    assert read_header(tmp_path, TOPIC, 4) is None, "a file holding another partition"
+    assert "holds app-tickets-changelog partition 3" in caplog.text
+    snapshot_path(tmp_path, TOPIC, 5).write_bytes(b"something else\n{}\n")
+    assert read_header(tmp_path, TOPIC, 5) is None
+    assert "not a snapshot of this format" in caplog.text
+    lines = snapshot_path(tmp_path, TOPIC, 4).read_bytes().split(b"\n", 2)
+    fields = json.loads(lines[1])
+    fields["partition"], fields["python"] = 6, [2, 7]
+    snapshot_path(tmp_path, TOPIC, 6).write_bytes(lines[0] + b"\n" + json.dumps(fields).encode() + b"\n" + lines[2])
+    assert read_header(tmp_path, TOPIC, 6) is None
+    assert "written by Python (2, 7)" in caplog.text
+
+
+def test_a_body_cut_short_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    run = _busy_run()
+    path = write_snapshot(tmp_path, TOPIC, 3, ANCHOR, 977, run.store.data, run.engine.index())
+    path.write_bytes(path.read_bytes()[:-200])
+    header = read_header(tmp_path, TOPIC, 3)
+    assert header is not None, "the header is intact"
+    with pytest.raises(SnapshotError, match=r"app-tickets-changelog-3\.snapshot: the body cannot be read"):
+        read_body(header)
+    lines = path.read_bytes().split(b"\n", 2)
+    path.write_bytes(lines[0] + b"\n" + lines[1] + b"\n" + marshal.dumps(({"A": {}}, [], 0, {}, {})))
+    with pytest.raises(SnapshotError, match=r"does not hold the \d+ tickets its header names"):
+        read_body(header)
