@@ -30,13 +30,11 @@ from ticket_slo.streams.core.emission import EmissionKind
 from ticket_slo.streams.kafka.changelog_reader import LoadedPartition, read_changelog_partitions
 from ticket_slo.streams.kafka.clients import aiokafka_consumer, aiokafka_producer
 from ticket_slo.streams.kafka.group_offsets import GroupOffsets
+from ticket_slo.streams.kafka.local_snapshots import SNAPSHOT_DIR
 from ticket_slo.streams.kafka.settings import Settings
 from ticket_slo.streams.kafka.topics import MAX_PRODUCER_REQUEST_BYTES
 
-__all__ = ["register_tracker", "SNAPSHOT_DIR"]
-
-#: Where, under ``TICKET_SLO_DATA_DIR``, the local snapshots of the owned partitions go.
-SNAPSHOT_DIR = "snapshots"
+__all__ = ["register_tracker"]
 
 log = logging.getLogger(__name__)
 

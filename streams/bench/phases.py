@@ -13,6 +13,7 @@ commit timer.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from ticket_slo.streams.bench.kafka_io import (LagWatcher, Stalled, create_topic
 from ticket_slo.streams.bench.lifecycle import BATCH_PREFIX, Record, open_tickets, probe_events, renamed_repeats
 from ticket_slo.streams.bench.plan import LONG_POLICY
 from ticket_slo.streams.bench.processes import BenchError, Child, WorkerChild
+from ticket_slo.streams.kafka.local_snapshots import SNAPSHOT_DIR
 from ticket_slo.streams.kafka.topics import TopicSpec, ensure_topics, pipeline_topics
 
 __all__ = ["broker_limit", "throughput_events", "python_limit", "engine_limit", "pipeline", "open_state"]
@@ -319,6 +321,7 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int) -> dict[str, 
                        what)
     finally:
         restarted.terminate()
+    cold = _restart_without_snapshots(ctx, phase, what)
     return {
         "open_tickets": count,
         "load_s": round(absorbed_at - started, 2),
@@ -334,8 +337,36 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int) -> dict[str, 
         "restart_ready_s": drain["ready_s"],
         "restart_ready_log_s": drain["ready_log_s"],
         "restart_first_output_s": drain["first_output_s"],
+        "restart_without_snapshots": cold,
         "load_cpu": load_cpu.as_dict(),
         "drain": drain,
+    }
+
+
+def _restart_without_snapshots(ctx: BenchContext, phase: Phase, what: str) -> dict[str, object]:
+    """The restart after a crash or on a new machine: no local snapshot, the whole changelog
+    read (raw, then by the worker), with only the probes waiting."""
+    settings = phase.settings
+    shutil.rmtree(settings.data_dir / SNAPSHOT_DIR, ignore_errors=True)
+    records, read_s, read_bytes = read_changelog(settings, phase.changelog)
+    progress(f"{what}, no local snapshot: raw read of {records} changelog records in {read_s:.2f}s")
+    probes = _probes(phase, "c")
+    probe_offsets = _outcome_ends(phase)
+    produce(settings, settings.topics.events, _probe_records(probes), what="probes")
+    worker = ctx.start_worker(phase)
+    try:
+        drain = _drain(ctx, phase, worker, worker.started, 2 * len(probes), probes, probe_offsets,
+                       f"{what}, no local snapshot")
+    finally:
+        worker.terminate()
+    return {
+        "changelog_records": records,
+        "changelog_mib": round(read_bytes / 2**20, 1),
+        "raw_changelog_read_s": round(read_s, 3),
+        "ready_s": drain["ready_s"],
+        "ready_log_s": drain["ready_log_s"],
+        "first_output_s": drain["first_output_s"],
+        "probe_outputs_missing": drain["probe_outputs_missing"],
     }
 
 

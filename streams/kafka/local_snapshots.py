@@ -38,10 +38,13 @@ from typing import Any, Final
 from ticket_slo.streams.core.engine import EngineIndex
 from ticket_slo.streams.core.state_store import Record
 
-__all__ = ["ChangelogAnchor", "SnapshotHeader", "SnapshotError", "snapshot_path", "write_snapshot",
+__all__ = ["SNAPSHOT_DIR", "ChangelogAnchor", "SnapshotHeader", "SnapshotError", "snapshot_path", "write_snapshot",
            "read_header", "read_body", "FORMAT_LINE"]
 
 log = logging.getLogger(__name__)
+
+#: Where, under ``TICKET_SLO_DATA_DIR``, the worker keeps the snapshots of its partitions.
+SNAPSHOT_DIR: Final = "snapshots"
 
 #: First line of every snapshot file; another line means another format (not read).
 FORMAT_LINE: Final = b"ticket-slo partition snapshot 1\n"

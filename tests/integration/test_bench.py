@@ -85,6 +85,10 @@ def test_memory_and_restart_figures(figures: dict[str, Any]) -> None:
         _positive(figures, key, "restart_ready_s")
         _positive(figures, key, "raw_changelog_read_s")
         assert state["changelog_records"] >= state["open_tickets"]
+        cold = state["restart_without_snapshots"]
+        assert cold["ready_s"] > 0 and cold["raw_changelog_read_s"] > 0, cold
+        assert cold["changelog_records"] > state["changelog_records"], "the drain after the restart wrote more"
+        assert cold["probe_outputs_missing"] == []
 
 
 def test_catch_up_after_a_crash_beside_its_expectation(figures: dict[str, Any]) -> None:
@@ -102,7 +106,7 @@ def test_catch_up_after_a_crash_beside_its_expectation(figures: dict[str, Any]) 
 
 def test_every_goal_has_a_ratio(figures: dict[str, Any]) -> None:
     goals = {goal["goal"]: goal for goal in figures["goals"]}
-    assert len(goals) == 6, list(goals)
+    assert len(goals) == 7, list(goals)
     for goal in goals.values():
         assert isinstance(goal["ratio"], (int, float)) and goal["ratio"] >= 0, goal
         assert isinstance(goal["met"], bool)

@@ -722,3 +722,25 @@ def test_a_batch_that_failed_half_way_leaves_no_state_to_keep() -> None:
         assert tracker.final_state() == []
 
     run(scenario)
+
+
+def test_each_partition_gets_its_share_of_a_batch_before_any_gets_more() -> None:
+    """After a restart with a backlog everywhere, no partition waits for the others' backlogs."""
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker(max_batch=100)
+        await tracker.on_assigned({0: empty(0), 1: empty(1), 2: empty(2)})
+        for number in range(150):
+            world.opened(0, f"A-{number}", at=0)
+            world.opened(1, f"B-{number}", at=0)
+        world.opened(2, "C-0", at=0)
+        assert await tracker.run_once() == 100
+        taken = [partition for partition, _ in world.consumer.fetched]
+        assert (taken.count(0), taken.count(1), taken.count(2)) == (66, 33, 1), "33 each, then the rest of the batch"
+        assert await tracker.run_once() == 100
+        assert await tracker.run_once() == 100
+        assert len(world.consumer.fetched) == 300
+        offsets = [offset for partition, offset in world.consumer.fetched if partition == 0]
+        assert offsets == list(range(len(offsets))), "each partition's records in order, none twice"
+
+    run(scenario)
