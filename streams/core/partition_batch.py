@@ -17,7 +17,7 @@ from typing import Callable, Protocol, Sequence
 from ticket_slo.schemas.events import TicketEvent
 from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.validation import InvalidEvent, parse_event
-from ticket_slo.streams.core.changelog_codec import ChangelogWrite, changelog_writes
+from ticket_slo.streams.core.changelog_codec import ChangelogWrite, changelog_writes, decode_record
 from ticket_slo.streams.core.effects import Applied, Effect
 from ticket_slo.streams.core.emission import Emission, EventSource
 from ticket_slo.streams.core.engine import SloEngine
@@ -27,13 +27,26 @@ __all__ = ["TouchedStore", "InputRecord", "DeadLetterWrite", "BatchWrites", "Par
 
 
 class TouchedStore(DictStateStore):
-    """A dict ``StateStore`` that remembers which tickets were written since the last ``take_touched``."""
+    """A dict ``StateStore`` that remembers which tickets were written since the last
+    ``take_touched``, over records read back from the changelog: their values may still be
+    in the stored form (bytes) until first used."""
 
     __slots__ = ("_touched",)
 
     def __init__(self, data: dict[str, Record] | None = None) -> None:
         super().__init__(data)
         self._touched: set[str] = set()
+
+    def get(self, key: str) -> Record | None:
+        """The record; a value still in its stored form (read back from the changelog, never
+        touched since) is decoded now, once."""
+        value = self._data.get(key)
+        if value.__class__ is bytes:
+            try:
+                value = self._data[key] = decode_record(value)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise ValueError(f"the stored record of ticket {key!r} cannot be decoded ({exc})") from None
+        return value
 
     def put(self, key: str, value: Record) -> None:
         self._data[key] = value

@@ -17,11 +17,12 @@ not a practical concern.
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Final, Iterable, NamedTuple
 
-from ticket_slo.schemas.events import Priority
+from ticket_slo.schemas.events import PRIORITIES, Priority
 from ticket_slo.streams.core.emission import EventSource
 from ticket_slo.streams.core.state_store import Record
 
@@ -31,6 +32,8 @@ __all__ = [
     "IndexScan",
     "RunningClock",
     "RECORD_VERSION",
+    "STORED_FORM",
+    "INDEX_HEADER",
     "SEEN_LIMIT",
     "TicketState",
     "event_id_hash",
@@ -76,6 +79,16 @@ class RunningClock(NamedTuple):
 
 
 RECORD_VERSION: Final = 1
+
+#: A record's stored value (``ticket_slo.streams.core.changelog_codec``) starts with this
+#: byte (never the first byte of JSON), then the rest of ``INDEX_HEADER``, then the JSON.
+STORED_FORM: Final = 1
+#: form, flags, due time, deadline of the unbreached running clock, priority code.
+INDEX_HEADER: Final = struct.Struct("<BBqqb")
+_HAS_DUE, _RUNNING, _BREACHED, _HAS_DEADLINE = 1, 2, 4, 8
+_NO_PRIORITY: Final = -1
+_PRIORITY_CODES: Final = {priority: code for code, priority in enumerate(PRIORITIES)}
+_RUNNING_CODE: Final = Phase.RUNNING.value
 SEEN_LIMIT: Final = 64
 _HASH_CHARS: Final = 16  # 8-byte blake2b digest, hex
 _ENTRY: Final = _HASH_CHARS + 1  # hash plus its trailing comma
@@ -208,9 +221,34 @@ class TicketState:
         return priority, start + target
 
     @staticmethod
-    def index_records(items: Iterable[tuple[str, Record]]) -> "IndexScan":
-        """What an engine derives from its records, in one pass without decoding them: the
-        timer entries, the unbreached deadlines and the running clocks per priority.
+    def index_header(record: Record) -> bytes | None:
+        """The ``INDEX_HEADER`` that starts the record's stored value: what ``index_records``
+        reads of it, so that a restart indexes the ticket without decoding its JSON. None
+        when the record cannot have one (a running priority outside ``PRIORITIES``)."""
+        due = record.get("d")
+        flags = 0 if due is None else _HAS_DUE
+        code = _NO_PRIORITY
+        deadline = 0
+        priority = record.get("p")
+        if record.get("ph") == _RUNNING_CODE and priority is not None:
+            code = _PRIORITY_CODES.get(priority, -1)
+            if code < 0:
+                return None
+            flags |= _RUNNING
+            if record.get("br"):
+                flags |= _BREACHED
+            else:
+                start, target = record.get("st"), record.get("t")
+                if start is not None and target is not None:
+                    flags |= _HAS_DEADLINE
+                    deadline = start + target
+        return INDEX_HEADER.pack(STORED_FORM, flags, 0 if due is None else due, deadline, code)
+
+    @staticmethod
+    def index_records(items: Iterable[tuple[str, Record | bytes]]) -> "IndexScan":
+        """What an engine derives from its records, in one pass: the timer entries, the
+        unbreached deadlines and the running clocks per priority. A value still in its stored
+        form (bytes, as read back from the changelog) is indexed from its header alone.
 
         The same rules as ``due_of``, ``running_priority_of`` and ``unbreached_deadline_of``,
         inlined: a restarted worker runs this over every open ticket (1,000,000 records:
@@ -220,25 +258,39 @@ class TicketState:
         counts: dict[str, int] = {}
         running = Phase.RUNNING.value
         add_timer = timers.append
+        unpack = INDEX_HEADER.unpack_from
         for ticket_id, record in items:
-            get = record.get
-            due = get("d")
-            if due is not None:
-                add_timer((due, ticket_id))
-            if get("ph") != running:
-                continue
-            priority = get("p")
-            if priority is None:
-                continue
-            counts[priority] = counts.get(priority, 0) + 1
-            if get("br"):
-                continue
-            start, target = get("st"), get("t")
-            if start is not None and target is not None:
-                by_priority = deadlines.get(priority)
-                if by_priority is None:
-                    by_priority = deadlines[priority] = []
-                by_priority.append((start + target, ticket_id))
+            if record.__class__ is bytes:
+                _, flags, due, deadline, code = unpack(record)  # type: ignore[arg-type]
+                if flags & _HAS_DUE:
+                    add_timer((due, ticket_id))
+                if not flags & _RUNNING:
+                    continue
+                priority = PRIORITIES[code]
+                counts[priority] = counts.get(priority, 0) + 1
+                if not flags & _HAS_DEADLINE:
+                    continue
+            else:
+                get = record.get  # type: ignore[union-attr]
+                due = get("d")
+                if due is not None:
+                    add_timer((due, ticket_id))
+                if get("ph") != running:
+                    continue
+                priority = get("p")
+                if priority is None:
+                    continue
+                counts[priority] = counts.get(priority, 0) + 1
+                if get("br"):
+                    continue
+                start, target = get("st"), get("t")
+                if start is None or target is None:
+                    continue
+                deadline = start + target
+            by_priority = deadlines.get(priority)
+            if by_priority is None:
+                by_priority = deadlines[priority] = []
+            by_priority.append((deadline, ticket_id))
         return IndexScan(timers, deadlines, counts)
 
 

@@ -3,8 +3,9 @@
 A restarted or newly assigned worker needs the state of each of its partitions before it
 processes input: every ticket's latest record and the partition's position. aiokafka's
 ``getmany`` hands over thousands of records per call; the values are kept as bytes while
-reading (a compacted changelog can still hold several versions of a ticket) and only the
-latest value of each ticket is decoded. With a local snapshot whose anchor the changelog
+reading (a compacted changelog can still hold several versions of a ticket), and the latest
+value of each ticket is kept as it is: the engine indexes it from its header and decodes it
+when it first touches the ticket (``ticket_slo.streams.core.changelog_codec``). With a local snapshot whose anchor the changelog
 still holds (``ticket_slo.streams.kafka.local_snapshots``), only the records after the
 anchor are read, and the snapshot's engine index comes along when none of them changed a
 ticket.
@@ -20,9 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import orjson
-
-from ticket_slo.streams.core.changelog_codec import POSITION_KEY, decode_position, decode_record
+from ticket_slo.streams.core.changelog_codec import POSITION_KEY, decode_position, decode_record, is_indexable
 from ticket_slo.streams.core.engine import EngineIndex
 from ticket_slo.streams.core.state_store import Record
 from ticket_slo.streams.kafka.clients import aiokafka_consumer
@@ -197,19 +196,17 @@ def _loaded(topic: str, partition: int, state: _Progress, end: int, started: flo
                            time.monotonic() - started, state.last, None if tail else index, len(records))
 
 
-def _decode(topic: str, partition: int, latest: dict[bytes, bytes | None]) -> dict[str, Record | None]:
-    """Each key's latest value, decoded (None: a tombstone); the common form inline: this runs
-    once per open ticket on every restart without a snapshot."""
-    records: dict[str, Record | None] = {}
-    loads = orjson.loads
+def _decode(topic: str, partition: int, latest: dict[bytes, bytes | None]) -> dict[str, Record | bytes | None]:
+    """Each key's latest value (None: a tombstone). Values with the index header stay bytes,
+    decoded by the engine when it first touches the ticket; older forms are decoded now."""
+    records: dict[str, Record | bytes | None] = {}
     key = b""
     try:
         for key, value in latest.items():
-            if value is None:
-                records[key.decode()] = None
-                continue
-            record = loads(value)
-            records[key.decode()] = record if type(record) is dict else decode_record(value)
+            if value is None or is_indexable(value):
+                records[key.decode()] = value
+            else:
+                records[key.decode()] = decode_record(value)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ChangelogReadError(f"{topic} partition {partition}: the value of key {key!r} is not a "
                                  f"ticket record ({exc})") from None

@@ -1,5 +1,6 @@
 """A partition's state and its engine index survive a trip through a local snapshot file, and
-a file that does not fit is never used."""
+a file that does not fit is never used; a stored value is indexed from its header and decoded
+when the engine first touches its ticket."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from ticket_slo.streams.core.changelog_codec import decode_record, encode_record, is_indexable
 from ticket_slo.streams.core.engine import SloEngine
+from ticket_slo.streams.core.partition_batch import TouchedStore
 from ticket_slo.streams.core.state_store import DictStateStore
-from ticket_slo.streams.core.ticket_state import Phase, TicketState
+from ticket_slo.streams.core.ticket_state import STORED_FORM, Phase, TicketState
 from ticket_slo.streams.kafka.local_snapshots import (
     FORMAT_LINE,
     ChangelogAnchor,
@@ -127,3 +130,49 @@ def test_a_body_cut_short_is_an_error_naming_the_file(tmp_path: Path) -> None:
     path.write_bytes(lines[0] + b"\n" + lines[1] + b"\n" + marshal.dumps(({"A": {}}, [], 0, {}, {})))
     with pytest.raises(SnapshotError, match=r"does not hold the \d+ tickets its header names"):
         read_body(header)
+
+
+# -- the stored form: indexed from its header, decoded when first touched -------------------
+
+
+def test_a_stored_value_is_indexed_from_its_header_as_the_record_itself_is() -> None:
+    records = _busy_run().store.data
+    stored = {ticket: encode_record(record) for ticket, record in records.items()}
+    assert all(value[0] == STORED_FORM for value in stored.values())
+    from_headers = TicketState.index_records(stored.items())
+    from_records = TicketState.index_records(records.items())
+    assert sorted(from_headers.timers) == sorted(from_records.timers) and from_records.timers
+    assert from_headers.running_by_priority == from_records.running_by_priority
+    assert {p: sorted(e) for p, e in from_headers.deadlines.items()} == {
+        p: sorted(e) for p, e in from_records.deadlines.items()}
+    assert {ticket: decode_record(value) for ticket, value in stored.items()} == records
+
+
+def test_a_record_whose_priority_has_no_code_is_stored_as_json_alone() -> None:
+    record = {"v": 1, "ph": "r", "p": "P9", "st": 5, "t": 10, "d": 15, "s": ","}
+    assert encode_record(record) == b'{"v":1,"ph":"r","p":"P9","st":5,"t":10,"d":15,"s":","}'
+    assert decode_record(encode_record(record)) == record
+    assert not is_indexable(encode_record(record))
+
+
+def test_an_engine_over_stored_values_decodes_each_ticket_when_it_first_touches_it() -> None:
+    run = _busy_run()
+    stored = {ticket: encode_record(record) for ticket, record in run.store.data.items()}
+    lazy_store = TouchedStore(dict(stored))
+    lazy = SloEngine(run.policy, lazy_store)
+    eager = SloEngine(run.policy, DictStateStore(json.loads(json.dumps(run.store.data))))
+    assert all(isinstance(value, bytes) for value in lazy_store.data.values()), "indexing decoded nothing"
+    assert lazy.open_clocks_by_priority() == eager.open_clocks_by_priority()
+    late_answer = acknowledged("T-7", at=50)
+    assert [summary(e) for e in lazy.apply(late_answer, clock(50)).emissions] == \
+        [summary(e) for e in eager.apply(late_answer, clock(50)).emissions]
+    assert isinstance(lazy_store.data["T-7"], dict), "decoded once, on first use"
+    fired = [summary(e) for e in lazy.advance(clock(600))]
+    assert fired == [summary(e) for e in eager.advance(clock(600))] and fired
+    assert sum(isinstance(value, bytes) for value in lazy_store.data.values()) > 0, "untouched tickets stay stored"
+
+
+def test_a_stored_value_that_cannot_be_decoded_names_its_ticket() -> None:
+    store = TouchedStore({"T-1": encode_record({"v": 1, "ph": "d", "s": ","})[:-3]})
+    with pytest.raises(ValueError, match=r"the stored record of ticket 'T-1' cannot be decoded"):
+        store.get("T-1")

@@ -16,6 +16,7 @@ from ticket_slo.agents.faust_fixes.table_manager import OwnChangelogRecovery
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.ticket_store import TicketStore
 from ticket_slo.schemas.policy import load_policy
+from ticket_slo.streams.core.changelog_codec import encode_record
 from ticket_slo.streams.kafka.changelog_reader import ChangelogReadError, LoadedPartition, _decode
 from ticket_slo.streams.kafka.settings import Settings
 
@@ -55,6 +56,8 @@ def test_a_changelog_value_that_is_not_a_record_names_its_place() -> None:
         _decode("t-changelog", 3, {b"T9": b"[1, 2"})
     assert _decode("t", 0, {b"A": b'{"v":1}', b"B": None, b"C": b'[0, {"v":2}, []]'}) == {
         "A": {"v": 1}, "B": None, "C": {"v": 2}}, "a tombstone stays one: it deletes a snapshot's ticket"
+    stored = encode_record({"v": 1, "ph": "d", "s": ","})
+    assert _decode("t", 0, {b"D": stored}) == {"D": stored}, "the current form stays as read, for later"
 
 
 def test_a_partition_kept_through_a_rebalance_is_not_read_again(tmp_path: Path) -> None:

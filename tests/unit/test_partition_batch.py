@@ -17,6 +17,7 @@ from ticket_slo.streams.bench.plan import LONG_POLICY
 from ticket_slo.streams.core.changelog_codec import POSITION_KEY, changelog_writes
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.partition_batch import DeadLetterWrite, PartitionBatcher, TouchedStore
+from ticket_slo.streams.core.ticket_state import INDEX_HEADER, STORED_FORM
 from ticket_slo.streams.kafka.record_batches import outputs_by_partition, send_records
 
 NOW = 1_800_000_000.0
@@ -69,8 +70,10 @@ def test_a_batch_writes_each_touched_ticket_once_then_its_position(loop: Partiti
     assert writes.changelog[-1] == (POSITION_KEY, b"44"), "the position is the last applied offset, written last"
     for key, value in writes.changelog[:-1]:
         assert value is not None
-        assert json.loads(value) == loop.store.get(key.decode()), "the record as the engine left it, compact JSON"
-        assert b" " not in value
+        header, body = value[:INDEX_HEADER.size], value[INDEX_HEADER.size:]
+        assert header[0] == STORED_FORM
+        assert json.loads(body) == loop.store.get(key.decode()), "the record as the engine left it, compact JSON"
+        assert b" " not in body
     assert [(e.kind, e.key, type(e.model).__name__) for e in writes.emissions] == [
         ("outcome", "A", "SloCompleted"), ("outcome", "B", "SloCompleted")]
     assert loop.position == 44
@@ -96,7 +99,8 @@ def test_a_ticket_the_clock_deletes_is_a_tombstone(loop: PartitionBatcher) -> No
 
 def test_an_empty_loop_writes_no_position() -> None:
     assert changelog_writes([], None) == []
-    assert changelog_writes([("A", {"v": 1})], 9) == [(b"A", b'{"v":1}'), (POSITION_KEY, b"9")]
+    no_clock = b"\x01" + b"\x00" + bytes(16) + b"\xff"  # form 1, no flags, no due, no deadline, no priority
+    assert changelog_writes([("A", {"v": 1})], 9) == [(b"A", no_clock + b'{"v":1}'), (POSITION_KEY, b"9")]
 
 
 def test_outputs_go_to_their_kind_topic_in_the_partition_of_their_input(loop: PartitionBatcher) -> None:
