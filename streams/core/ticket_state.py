@@ -106,6 +106,11 @@ class TicketState:
     warned: int = 0  # how many warn_at thresholds (a prefix of the sorted list) were published
     breached: bool = False  # an slo.breached stands (published, not retracted)
     breach_cycle: int = 1  # which breach of this clock the next slo.breached is (its breach_id)
+    # The standing breach's priority and deadline, kept only once a priority change has moved
+    # the clock's terms away from them while it stood (until then they are the clock's own):
+    # its retraction must name the breach it takes back, not the terms the clock has now.
+    breach_priority: Priority | None = None
+    breach_deadline: int | None = None
     # closed
     closed_at: int | None = None
 
@@ -140,6 +145,21 @@ class TicketState:
         if self.start is None or self.target is None:
             raise ValueError(f"ticket in phase {self.phase.name.lower()} has no running clock")
         return self.start + self.target
+
+    def breach_terms(self) -> tuple[Priority, int]:
+        """Priority and deadline of the standing breach, as it was published."""
+        if self.breach_priority is not None and self.breach_deadline is not None:
+            return self.breach_priority, self.breach_deadline
+        return self.running().priority, self.deadline
+
+    def keep_breach_terms(self) -> None:
+        """The clock's terms are about to change while its breach stands: remember the breach's."""
+        if self.breach_priority is None:
+            self.breach_priority, self.breach_deadline = self.breach_terms()
+
+    def forget_breach_terms(self) -> None:
+        """The breach was retracted: no terms of it are left to name."""
+        self.breach_priority = self.breach_deadline = None
 
     # -- transitions that drop fields ---------------------------------------------------
 
@@ -257,6 +277,8 @@ _FIELD_KEYS: Final = (
     ("warned", "w"),
     ("breached", "br"),
     ("breach_cycle", "bc"),
+    ("breach_priority", "bp"),
+    ("breach_deadline", "bd"),
     ("closed_at", "ca"),
 )
 _DEFAULTS: Final[dict[str, Callable[[], Any]]] = {

@@ -83,7 +83,7 @@ def test_each_engine_output_is_counted_in_its_own_family() -> None:
     run.apply(opened("t1", at=0, priority="P1"))      # P1: 30 minutes
     run.advance(16)                                    # 50% warning
     run.advance(31)                                    # breach
-    run.apply(priority_changed("t1", at=10, priority="P2"), now=32)  # late lower priority: retracted
+    run.apply(priority_changed("t1", at=10, priority="P2"), now=32)  # late lower priority: P1's breach retracted
     run.apply(acknowledged("t1", at=33))               # met under P2
     run.apply(assigned("never-opened", at=0))
     run.advance(200)                                   # its orphan dead letter
@@ -96,7 +96,7 @@ def test_each_engine_output_is_counted_in_its_own_family() -> None:
     assert counted == {
         ("ticket_slo_at_risk_total", "P1", "0.5"),
         ("ticket_slo_breaches_total", "P1", ""),
-        ("ticket_slo_breach_retractions_total", "P2", ""),
+        ("ticket_slo_breach_retractions_total", "P1", ""),  # under the breach's priority
         ("ticket_slo_outcomes_total", "P2", "met"),
         ("ticket_slo_events_invalid_total", "", "orphan"),
     }

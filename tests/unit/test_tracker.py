@@ -502,7 +502,8 @@ def test_while_a_backlog_drains_the_clock_follows_publication_time_not_the_wall(
 
 def test_a_breach_due_within_a_batch_fires_before_the_later_priority_change_then_is_retracted() -> None:
     """Live: the P1 deadline (30) is past when the batch arrives (wall 40); the change to P3
-    occurred at 20, before the deadline, so it moves the deadline to 4h and retracts."""
+    occurred at 20, before the deadline, so it moves the deadline to 4h and retracts the P1
+    breach: the retraction, and its count, carry the breach's priority and deadline."""
     async def scenario() -> None:
         world = World()
         tracker = world.tracker()
@@ -514,12 +515,14 @@ def test_a_breach_due_within_a_batch_fires_before_the_later_priority_change_then
         breach, retraction = world.sent(BREACHES)
         assert fields([breach], "type", "priority", "deadline", "detected_at") == [
             (b"T-1", "slo.breached", "P1", "2024-05-01T00:30:00Z", "2024-05-01T00:39:59Z")]
-        assert fields([retraction], "type", "deadline", "stopped_at", "detected_at") == [
-            (b"T-1", "slo.breach_retracted", "2024-05-01T04:00:00Z", None, "2024-05-01T00:39:59Z")]
+        assert fields([retraction], "type", "priority", "deadline", "stopped_at", "detected_at") == [
+            (b"T-1", "slo.breach_retracted", "P1", "2024-05-01T00:30:00Z", None, "2024-05-01T00:39:59Z")]
         assert retraction[1]["breach_id"] == breach[1]["breach_id"]
         assert world.sent(WARNINGS) == []  # thresholds passed with the deadline say nothing
-        assert world.metric("ticket_slo_breach_retractions_total", objective="first_response",
-                            priority="P3") == 1
+        for priority, count in (("P1", 1), ("P3", 0)):
+            assert world.metric("ticket_slo_breaches_total", objective="first_response", priority=priority) == count
+            assert world.metric("ticket_slo_breach_retractions_total", objective="first_response",
+                                priority=priority) == count
 
     run(scenario)
 
@@ -539,7 +542,7 @@ def test_in_a_backlog_batch_a_breach_due_by_an_earlier_records_time_fires_before
         await tracker.run_once()  # offsets 0-2, one batch, all in the backlog
         assert fields(world.sent(BREACHES), "type", "deadline", "detected_at") == [
             (b"T-1", "slo.breached", "2024-05-01T00:30:00Z", "2024-05-01T00:34:59Z"),
-            (b"T-1", "slo.breach_retracted", "2024-05-01T04:00:00Z", "2024-05-01T00:39:59Z")]
+            (b"T-1", "slo.breach_retracted", "2024-05-01T00:30:00Z", "2024-05-01T00:39:59Z")]
 
     run(scenario)
 
