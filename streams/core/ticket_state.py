@@ -53,6 +53,8 @@ class IndexScan(NamedTuple):
     #: Priority → (deadline, ticket id) of its running clocks without a standing breach.
     deadlines: dict[str, list[tuple[int, str]]]
     running_by_priority: dict[str, int]
+    #: Of the running clocks, those whose breach stands, per priority.
+    breached_by_priority: dict[str, int]
 
 
 class BufferedEvent(NamedTuple):
@@ -217,6 +219,11 @@ class TicketState:
         return record.get("p") if record.get("ph") == Phase.RUNNING.value else None
 
     @staticmethod
+    def breached_priority_of(record: Record) -> str | None:
+        """Priority of a running clock whose breach stands (still unanswered), else ``None``."""
+        return record.get("p") if record.get("ph") == Phase.RUNNING.value and record.get("br") else None
+
+    @staticmethod
     def unbreached_deadline_of(record: Record) -> tuple[str, int] | None:
         """(priority, deadline) of a running clock with no standing breach, read without
         decoding the whole record (an engine rebuilt after a restart reads every record)."""
@@ -230,14 +237,17 @@ class TicketState:
     @staticmethod
     def index_records(items: Iterable[tuple[str, Record]]) -> "IndexScan":
         """What an engine derives from its records, in one pass without decoding them: the
-        timer entries, the unbreached deadlines and the running clocks per priority.
+        timer entries, the unbreached deadlines, the running clocks per priority and those of
+        them whose breach stands.
 
-        The same rules as ``due_of``, ``running_priority_of`` and ``unbreached_deadline_of``,
+        The same rules as ``due_of``, ``running_priority_of``, ``breached_priority_of`` and
+        ``unbreached_deadline_of``,
         inlined: a restarted worker runs this over every open ticket (1,000,000 records:
         1.6 s through the three functions, measured 2026-11-30)."""
         timers: list[tuple[int, str]] = []
         deadlines: dict[str, list[tuple[int, str]]] = {}
         counts: dict[str, int] = {}
+        breached: dict[str, int] = {}
         running = Phase.RUNNING.value
         add_timer = timers.append
         for ticket_id, record in items:
@@ -252,6 +262,7 @@ class TicketState:
                 continue
             counts[priority] = counts.get(priority, 0) + 1
             if get("br"):
+                breached[priority] = breached.get(priority, 0) + 1
                 continue
             start, target = get("st"), get("t")
             if start is not None and target is not None:
@@ -259,7 +270,7 @@ class TicketState:
                 if by_priority is None:
                     by_priority = deadlines[priority] = []
                 by_priority.append((start + target, ticket_id))
-        return IndexScan(timers, deadlines, counts)
+        return IndexScan(timers, deadlines, counts, breached)
 
 
 #: ``Phase(code)`` goes through Enum's lookup machinery; this runs for every record read.

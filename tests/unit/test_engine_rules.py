@@ -530,6 +530,36 @@ def test_open_clock_counts_follow_opening_priority_change_and_stop() -> None:
     assert run.engine.open_clocks() == 1
 
 
+def test_breached_clock_counts_follow_breach_retraction_and_answer() -> None:
+    """A clock counts as breached from its breach until it is answered or the breach is
+    retracted, under the clock's current priority; a restarted engine counts the same."""
+    from ticket_slo.streams.core.engine import SloEngine
+
+    none = {"P1": 0, "P2": 0, "P3": 0, "P4": 0}
+    run = Run()
+    run.apply(opened("t1", at=0, priority="P1"))
+    run.apply(opened("t2", at=0, priority="P1"))
+    run.apply(opened("t3", at=0, priority="P2"))
+    run.apply(opened("t4", at=0, priority="P1"))
+    assert run.engine.breached_clocks_by_priority() == none
+    run.advance(31)  # t1, t2, t4 breach (P1: 30m)
+    assert run.engine.breached_clocks_by_priority() == none | {"P1": 3}
+    assert run.engine.open_clocks_by_priority() == none | {"P1": 3, "P2": 1}
+    run.apply(priority_changed("t2", at=20, priority="P3"), now=32)  # late: retracted, runs on as P3
+    run.apply(priority_changed("t4", at=20, priority="P2"), now=62)  # late, but P2's hour is past too: stands
+    assert run.engine.breached_clocks_by_priority() == none | {"P1": 1, "P2": 1}
+    run.advance(62)  # t3 breaches (P2: 60m)
+    assert run.engine.breached_clocks_by_priority() == none | {"P1": 1, "P2": 2}
+    run.apply(acknowledged("t1", at=63))  # answered late: no longer open
+    assert run.engine.breached_clocks_by_priority() == none | {"P2": 2}
+    assert run.engine.open_clocks_by_priority() == none | {"P2": 2, "P3": 1}
+    restarted = SloEngine(run.policy, run.store)
+    assert restarted.breached_clocks_by_priority() == run.engine.breached_clocks_by_priority()
+    run.apply(closed("t4", at=64))
+    run.apply(acknowledged("t3", at=64))
+    assert run.engine.breached_clocks_by_priority() == none
+
+
 def test_restarted_engine_rebuilds_timers_and_counts_from_the_store() -> None:
     from ticket_slo.streams.core.engine import SloEngine
 
