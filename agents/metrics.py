@@ -27,7 +27,8 @@ from ticket_slo.schemas.validation import REASONS
 from ticket_slo.streams.core.effects import Applied, Effect, Ignored
 from ticket_slo.streams.core.emission import Emission, output_type
 
-__all__ = ["SloMetrics", "METRIC_NAMES", "IGNORED_REASONS", "elapsed_buckets", "threshold_label"]
+__all__ = ["SloMetrics", "METRIC_NAMES", "IGNORED_REASONS", "CLOCK_STATES", "RUNNING", "BREACHED",
+           "elapsed_buckets", "threshold_label"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,12 @@ BREACH_DELAY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2
 
 #: Why a valid, new event changed nothing (the ``reason`` label of the ignored counter).
 IGNORED_REASONS: Final[tuple[str, ...]] = tuple(reason.value for reason in Ignored)
+
+#: The ``state`` label of ``ticket_slo_open_clocks``: a clock not breached, or one whose breach
+#: stands (published, not retracted) while the ticket is still unanswered.
+RUNNING: Final = "running"
+BREACHED: Final = "breached"
+CLOCK_STATES: Final[tuple[str, ...]] = (RUNNING, BREACHED)
 
 #: Every metric family the worker exports (the dashboard and rule checks read this).
 METRIC_NAMES: tuple[str, ...] = (
@@ -59,6 +66,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "ticket_slo_owned_partitions",
     "ticket_slo_event_lag_seconds",
     "ticket_slo_breach_delay_seconds",
+    "ticket_slo_tracker_heartbeat_timestamp_seconds",
 )
 
 
@@ -106,8 +114,10 @@ class SloMetrics:
                                    ["objective", "priority"], registry=r)
         self.at_risk = Counter("ticket_slo_at_risk", "slo.at_risk warnings published.",
                                ["objective", "priority", "threshold"], registry=r)
-        self.open_clocks = Gauge("ticket_slo_open_clocks", "Running clocks in the partitions this worker owns.",
-                                 ["objective", "priority"], registry=r)
+        self.open_clocks = Gauge("ticket_slo_open_clocks",
+                                 "Running clocks in the partitions this worker owns, by state: running (not "
+                                 "breached) or breached (a breach stands and the ticket is still unanswered).",
+                                 ["objective", "priority", "state"], registry=r)
         # A timestamp, not "seconds until": should the worker's event loop stall, the value
         # stays put while Prometheus's time() moves on, so an overdue deadline still shows.
         self.next_deadline = Gauge("ticket_slo_next_deadline_timestamp_seconds",
@@ -121,8 +131,13 @@ class SloMetrics:
         self.breach_delay = Histogram("ticket_slo_breach_delay_seconds",
                                       "Publication time minus deadline of slo.breached events.",
                                       buckets=BREACH_DELAY_BUCKETS, registry=r)
+        # Moves with the tracker's loop, not with the input: a quiet helpdesk leaves it moving,
+        # a tracker that stopped processing (stuck, deadlocked, its loop dead) does not.
+        self.tracker_heartbeat = Gauge("ticket_slo_tracker_heartbeat_timestamp_seconds",
+                                       "Unix time at which the tracker last completed a pass of its loop "
+                                       "(at least every TICKET_SLO_TICK_INTERVAL, events or not).", registry=r)
 
-        self._gauge_series: dict[Gauge, set[tuple[str, str]]] = {self.open_clocks: set(), self.next_deadline: set()}
+        self._gauge_series: dict[Gauge, set[tuple[str, ...]]] = {self.open_clocks: set(), self.next_deadline: set()}
         # How each engine counter of ``OUTPUT_TYPES`` is exported (the model's type follows from it).
         self._output_recorders: dict[str, Callable[[Any, float], None]] = {
             "breaches": self._record_breach,
@@ -208,9 +223,10 @@ class SloMetrics:
     def _record_dead_letter(self, model: DeadLetter, wall_now: float) -> None:
         self._child(self.invalid, model.reason).inc()
 
-    def set_ownership(self, partitions: int, open_clocks: Mapping[str, Mapping[str, int]],
-                      next_deadline: Mapping[str, Mapping[str, float]]) -> None:
-        """Replace the gauges with what the owned partitions hold now.
+    def set_ownership(self, partitions: int, open_clocks: Mapping[tuple[str, str, str], int],
+                      next_deadline: Mapping[tuple[str, str], float]) -> None:
+        """Replace the gauges with what the owned partitions hold now: ``open_clocks`` by
+        (objective, priority, state), ``next_deadline`` by (objective, priority).
 
         Series still present are overwritten in place and only the vanished ones removed:
         /metrics is served from another thread, and a scrape between a clear() and the
@@ -220,10 +236,14 @@ class SloMetrics:
         self._replace_series(self.open_clocks, open_clocks)
         self._replace_series(self.next_deadline, next_deadline)
 
-    def _replace_series(self, gauge: Gauge, values: Mapping[str, Mapping[str, float]]) -> None:
-        current = {(objective, priority) for objective, by_priority in values.items() for priority in by_priority}
-        for objective, priority in current:
-            gauge.labels(objective, priority).set(values[objective][priority])
-        for objective, priority in self._gauge_series[gauge] - current:
-            gauge.remove(objective, priority)
+    def beat(self, wall_now: float) -> None:
+        """The tracker completed a pass of its loop at ``wall_now``."""
+        self.tracker_heartbeat.set(wall_now)
+
+    def _replace_series(self, gauge: Gauge, values: Mapping[tuple[str, ...], float]) -> None:
+        current = set(values)
+        for labels in current:
+            gauge.labels(*labels).set(values[labels])
+        for labels in self._gauge_series[gauge] - current:
+            gauge.remove(*labels)
         self._gauge_series[gauge] = current

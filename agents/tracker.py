@@ -16,9 +16,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Final, Mapping, Protocol, Sequence
 
-from ticket_slo.agents.metrics import SloMetrics
+from ticket_slo.agents.metrics import BREACHED, CLOCK_STATES, RUNNING, SloMetrics
 from ticket_slo.agents.progress import ProgressLog
-from ticket_slo.schemas.events import TicketEvent
+from ticket_slo.schemas.events import PRIORITIES, TicketEvent
 from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.core.clocks import PartitionCatchUp
@@ -199,7 +199,12 @@ class Tracker:
             self._owned_changed.set()
 
     async def run(self) -> None:
-        """Process batches until ``stop``."""
+        """Process batches until ``stop``.
+
+        The heartbeat gauge is set when the loop starts and after every pass, including the
+        passes of a worker that owns no partition: it says the loop runs, not that input came.
+        """
+        self._metrics.beat(self._wall())
         while not self._stopped:
             if not self._owned:
                 self._owned_changed.clear()
@@ -207,6 +212,7 @@ class Tracker:
                     await asyncio.wait_for(self._owned_changed.wait(), self._poll_ms / 1000)
                 except asyncio.TimeoutError:
                     pass
+                self._metrics.beat(self._wall())
                 continue
             await self.run_once()
 
@@ -231,6 +237,7 @@ class Tracker:
             # (and the benchmark) see a caught-up worker at once.
             if time.monotonic() >= self._next_commit or (read == 0 and self._uncommitted()):
                 await self._flush_and_commit(io)
+            self._metrics.beat(self._wall())  # once per pass, not per event
             return read
 
     async def _fetch(self, io: TrackerIO) -> dict[Any, list[Any]]:
@@ -289,16 +296,26 @@ class Tracker:
         return states
 
     def refresh_gauges(self) -> None:
-        """Open clocks and the soonest deadline of the partitions owned now."""
-        counts: dict[str, int] = {}
-        soonest: dict[str, float] = {}
+        """Open clocks by priority and state, and the soonest deadline, of the partitions owned now.
+
+        Label values are bounded: priorities P1-P4 only (a record of any other would not be
+        exported), and the two states; every pair is exported, at zero too, while partitions are owned.
+        """
+        counts = {(FIRST_RESPONSE, priority, state): 0
+                  for priority in PRIORITIES for state in CLOCK_STATES} if self._owned else {}
+        soonest: dict[tuple[str, str], float] = {}
         for partition in self._owned:
             engine = self._batchers[partition].engine
-            for priority, count in engine.open_clocks_by_priority().items():
-                counts[priority] = counts.get(priority, 0) + count
+            open_clocks, breached = engine.open_clocks_by_priority(), engine.breached_clocks_by_priority()
+            for priority in PRIORITIES:
+                late = breached.get(priority, 0)
+                counts[FIRST_RESPONSE, priority, RUNNING] += open_clocks.get(priority, 0) - late
+                counts[FIRST_RESPONSE, priority, BREACHED] += late
             for priority, deadline in engine.soonest_deadlines().items():
-                soonest[priority] = min(deadline, soonest.get(priority, deadline))
-        self._metrics.set_ownership(len(self._owned), {FIRST_RESPONSE: counts}, {FIRST_RESPONSE: soonest})
+                if priority in PRIORITIES:
+                    key = (FIRST_RESPONSE, priority)
+                    soonest[key] = min(deadline, soonest.get(key, deadline))
+        self._metrics.set_ownership(len(self._owned), counts, soonest)
 
     # -- steps ---------------------------------------------------------------------------
 

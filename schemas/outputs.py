@@ -97,7 +97,9 @@ class SloBreachRetracted(_Output):
 
     Usually a late stop (``stopped_at`` is its time). A late priority change that
     moved the deadline past the clock also retracts; then ``stopped_at`` is null and
-    the clock keeps running against the new ``deadline``.
+    the clock keeps running against the new deadline. ``priority`` and ``deadline`` are
+    always those of the retracted breach (as its ``slo.breached`` published them), not
+    the terms a priority change has given the ticket since.
     """
 
     type: Literal["slo.breach_retracted"] = "slo.breach_retracted"

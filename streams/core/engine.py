@@ -73,13 +73,15 @@ BUFFER_BYTES_LIMIT: Final = 128 * 1024
 @dataclass(slots=True)
 class EngineIndex:
     """An engine's derived index as plain data: the timer heap (stale entries included),
-    how many tickets have a timer, the per-priority deadline heaps and the running clocks
-    per priority. Only valid together with the records it was derived from."""
+    how many tickets have a timer, the per-priority deadline heaps, the running clocks
+    per priority and, among them, those whose breach stands. Only valid together with the
+    records it was derived from."""
 
     timers: list[tuple[int, str]]
     timers_live: int
     deadlines: dict[str, list[tuple[int, str]]]
     open_by_priority: dict[str, int]
+    breached_by_priority: dict[str, int]
 
 
 class SloEngine:
@@ -110,6 +112,8 @@ class SloEngine:
         self._seen_limit = seen_limit
         self._buffer_limit = buffer_limit
         self._open_by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
+        #: Of those, the clocks whose breach stands (published, not retracted): still unanswered.
+        self._breached_by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
         self._index = TimerIndex(self._is_current)
         self._deadlines = SoonestDeadlines(self._has_deadline)
         if index is None:
@@ -174,31 +178,39 @@ class SloEngine:
         return None if due is None else micros_to_seconds(due)
 
     def rebuild_index(self) -> None:
-        """Recreate the timer index and the open-clock counts from the store (O(n), once)."""
+        """Recreate the timer index and the open- and breached-clock counts from the store (O(n), once)."""
         scan = TicketState.index_records(self._store.items())
         self._index.replace(scan.timers)
         self._deadlines.replace(scan.deadlines)
         self._open_by_priority = dict.fromkeys(PRIORITIES, 0) | scan.running_by_priority
+        self._breached_by_priority = dict.fromkeys(PRIORITIES, 0) | scan.breached_by_priority
 
     def index(self) -> EngineIndex:
         """What the engine derived from its store, as plain data (shared, not copied: use it
         before the next ``apply`` or ``advance``). A local snapshot keeps it beside the
         records, so that a restart adopts it instead of scanning every ticket again."""
         return EngineIndex(self._index.entries(), self._index.live, self._deadlines.heaps(),
-                           dict(self._open_by_priority))
+                           dict(self._open_by_priority), dict(self._breached_by_priority))
 
     def adopt_index(self, index: EngineIndex) -> None:
         """Take ``index`` (from ``index()`` over these very records) instead of rebuilding."""
         self._index.adopt(index.timers, index.timers_live)
         self._deadlines.adopt(index.deadlines)
         self._open_by_priority = dict.fromkeys(PRIORITIES, 0) | index.open_by_priority
+        self._breached_by_priority = dict.fromkeys(PRIORITIES, 0) | index.breached_by_priority
 
     def open_clocks(self) -> int:
         """Running first-response clocks (opened, eligible, not stopped), kept incrementally."""
         return sum(self._open_by_priority.values())
 
     def open_clocks_by_priority(self) -> dict[str, int]:
+        """Running clocks per priority, breached or not."""
         return dict(self._open_by_priority)
+
+    def breached_clocks_by_priority(self) -> dict[str, int]:
+        """Of the running clocks, those whose breach stands (published, not retracted), per
+        priority: a customer still waiting for an answer that is already late."""
+        return dict(self._breached_by_priority)
 
     def soonest_deadlines(self) -> dict[str, float]:
         """Priority → epoch seconds of the soonest deadline of a running, unbreached clock."""
@@ -353,21 +365,27 @@ class SloEngine:
         must be pushed again.
         """
         new_priority = None if delete else _running_priority(state)
+        new_deadline = None if delete else _deadline_key(state)
         if delete or (state.phase is Phase.PENDING and not state.buffer):
             self._store.delete(ticket_id)
             new_due = None
         else:
             state.due = new_due = self._due_of(state)
             self._store.put(ticket_id, state.to_record())
+        # A running clock without an unbreached deadline is one whose breach stands.
         if old_priority is not None:
             self._open_by_priority[old_priority] -= 1
+            if old_deadline is None:
+                self._breached_by_priority[old_priority] -= 1
         if new_priority is not None:
             self._open_by_priority[new_priority] += 1
+            if new_deadline is None:
+                self._breached_by_priority[new_priority] += 1
         if (old_due is None) != (new_due is None):
             self._index.track(1 if new_due is not None else -1)
         if new_due is not None and (new_due != old_due or popped):
             self._index.schedule(new_due, ticket_id)
-        self._deadlines.note(ticket_id, old_deadline, None if delete else _deadline_key(state))
+        self._deadlines.note(ticket_id, old_deadline, new_deadline)
 
     def _has_deadline(self, ticket_id: str, key: DeadlineKey) -> bool:
         record = self._store.get(ticket_id)

@@ -26,6 +26,9 @@ between the live worker and a replay.
 * Stop (rules 2, 4, 6): the first stop processed decides the one outcome:
   met ⇔ stop <= deadline (⇔ elapsed <= target). A standing breach is retracted
   first when met; a breach not yet published is published first when not met.
+* A retraction carries the priority and deadline its breach was published with, not
+  the clock's terms at the time: a breach that stood through a priority change keeps
+  its terms in the state (``TicketState.keep_breach_terms``) for that.
 """
 
 from __future__ import annotations
@@ -79,15 +82,20 @@ def change_priority(
             out.append(slo_outputs.breached(ticket_id, state, max(now, occurred)))
             state.breached = True
         return out
-    target = target_micros(policy, state.running().plan, priority)
+    clock = state.running()
+    target = target_micros(policy, clock.plan, priority)
     if target is None:  # the plan lost the objective in a policy reload: keep the old terms
         return out
-    state.priority = priority
-    state.target = target
-    if state.breached and now <= state.deadline:
+    if state.breached and now <= clock.start + target:
+        # Built before the terms change: the retraction names the breach it takes back.
         out.append(slo_outputs.retracted(ticket_id, state, None, now))
         state.breached = False
         state.breach_cycle += 1
+        state.forget_breach_terms()
+    elif state.breached and (priority, target) != (clock.priority, clock.target):
+        state.keep_breach_terms()
+    state.priority = priority
+    state.target = target
     if fire_at_once:
         out.extend(fire_due(ticket_id, state, policy, now))
     return out
@@ -130,6 +138,7 @@ def stop(ticket_id: str, state: TicketState, stopped_at: int, now: int) -> list[
     if state.breached and met:
         out.append(slo_outputs.retracted(ticket_id, state, stopped_at, max(now, stopped_at)))
         state.breached = False
+        state.forget_breach_terms()
     elif not state.breached and not met:
         out.append(slo_outputs.breached(ticket_id, state, max(now, stopped_at)))
         state.breached = True

@@ -35,10 +35,12 @@ def breached(ticket_id: str, state: TicketState, detected_at: int) -> SloBreache
 
 
 def retracted(ticket_id: str, state: TicketState, stopped_at: int | None, detected_at: int) -> SloBreachRetracted:
+    """The standing breach taken back, under the priority and deadline it was published with."""
+    priority, deadline = state.breach_terms()
     return SloBreachRetracted(
         breach_id=breach_id(ticket_id, FIRST_RESPONSE, state.breach_cycle),
-        **_who(ticket_id, state),
-        deadline=micros_to_datetime(state.deadline),
+        **(_who(ticket_id, state) | {"priority": priority}),
+        deadline=micros_to_datetime(deadline),
         stopped_at=None if stopped_at is None else micros_to_datetime(stopped_at),
         detected_at=micros_to_datetime(detected_at),
     )

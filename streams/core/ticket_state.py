@@ -56,6 +56,8 @@ class IndexScan(NamedTuple):
     #: Priority → (deadline, ticket id) of its running clocks without a standing breach.
     deadlines: dict[str, list[tuple[int, str]]]
     running_by_priority: dict[str, int]
+    #: Of the running clocks, those whose breach stands, per priority.
+    breached_by_priority: dict[str, int]
 
 
 class BufferedEvent(NamedTuple):
@@ -119,6 +121,11 @@ class TicketState:
     warned: int = 0  # how many warn_at thresholds (a prefix of the sorted list) were published
     breached: bool = False  # an slo.breached stands (published, not retracted)
     breach_cycle: int = 1  # which breach of this clock the next slo.breached is (its breach_id)
+    # The standing breach's priority and deadline, kept only once a priority change has moved
+    # the clock's terms away from them while it stood (until then they are the clock's own):
+    # its retraction must name the breach it takes back, not the terms the clock has now.
+    breach_priority: Priority | None = None
+    breach_deadline: int | None = None
     # closed
     closed_at: int | None = None
 
@@ -153,6 +160,21 @@ class TicketState:
         if self.start is None or self.target is None:
             raise ValueError(f"ticket in phase {self.phase.name.lower()} has no running clock")
         return self.start + self.target
+
+    def breach_terms(self) -> tuple[Priority, int]:
+        """Priority and deadline of the standing breach, as it was published."""
+        if self.breach_priority is not None and self.breach_deadline is not None:
+            return self.breach_priority, self.breach_deadline
+        return self.running().priority, self.deadline
+
+    def keep_breach_terms(self) -> None:
+        """The clock's terms are about to change while its breach stands: remember the breach's."""
+        if self.breach_priority is None:
+            self.breach_priority, self.breach_deadline = self.breach_terms()
+
+    def forget_breach_terms(self) -> None:
+        """The breach was retracted: no terms of it are left to name."""
+        self.breach_priority = self.breach_deadline = None
 
     # -- transitions that drop fields ---------------------------------------------------
 
@@ -210,6 +232,11 @@ class TicketState:
         return record.get("p") if record.get("ph") == Phase.RUNNING.value else None
 
     @staticmethod
+    def breached_priority_of(record: Record) -> str | None:
+        """Priority of a running clock whose breach stands (still unanswered), else ``None``."""
+        return record.get("p") if record.get("ph") == Phase.RUNNING.value and record.get("br") else None
+
+    @staticmethod
     def unbreached_deadline_of(record: Record) -> tuple[str, int] | None:
         """(priority, deadline) of a running clock with no standing breach, read without
         decoding the whole record (an engine rebuilt after a restart reads every record)."""
@@ -247,15 +274,18 @@ class TicketState:
     @staticmethod
     def index_records(items: Iterable[tuple[str, Record | bytes]]) -> "IndexScan":
         """What an engine derives from its records, in one pass: the timer entries, the
-        unbreached deadlines and the running clocks per priority. A value still in its stored
-        form (bytes, as read back from the changelog) is indexed from its header alone.
+        unbreached deadlines, the running clocks per priority and those of them whose breach
+        stands. A value still in its stored form (bytes, as read back from the changelog) is
+        indexed from its header alone.
 
-        The same rules as ``due_of``, ``running_priority_of`` and ``unbreached_deadline_of``,
+        The same rules as ``due_of``, ``running_priority_of``, ``breached_priority_of`` and
+        ``unbreached_deadline_of``,
         inlined: a restarted worker runs this over every open ticket (1,000,000 records:
         1.6 s through the three functions, measured 2026-11-30)."""
         timers: list[tuple[int, str]] = []
         deadlines: dict[str, list[tuple[int, str]]] = {}
         counts: dict[str, int] = {}
+        breached: dict[str, int] = {}
         running = Phase.RUNNING.value
         add_timer = timers.append
         unpack = INDEX_HEADER.unpack_from
@@ -268,6 +298,9 @@ class TicketState:
                     continue
                 priority = PRIORITIES[code]
                 counts[priority] = counts.get(priority, 0) + 1
+                if flags & _BREACHED:
+                    breached[priority] = breached.get(priority, 0) + 1
+                    continue
                 if not flags & _HAS_DEADLINE:
                     continue
             else:
@@ -282,6 +315,7 @@ class TicketState:
                     continue
                 counts[priority] = counts.get(priority, 0) + 1
                 if get("br"):
+                    breached[priority] = breached.get(priority, 0) + 1
                     continue
                 start, target = get("st"), get("t")
                 if start is None or target is None:
@@ -291,7 +325,7 @@ class TicketState:
             if by_priority is None:
                 by_priority = deadlines[priority] = []
             by_priority.append((deadline, ticket_id))
-        return IndexScan(timers, deadlines, counts)
+        return IndexScan(timers, deadlines, counts, breached)
 
 
 #: ``Phase(code)`` goes through Enum's lookup machinery; this runs for every record read.
@@ -309,6 +343,8 @@ _FIELD_KEYS: Final = (
     ("warned", "w"),
     ("breached", "br"),
     ("breach_cycle", "bc"),
+    ("breach_priority", "bp"),
+    ("breach_deadline", "bd"),
     ("closed_at", "ca"),
 )
 _DEFAULTS: Final[dict[str, Callable[[], Any]]] = {

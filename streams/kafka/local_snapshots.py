@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 SNAPSHOT_DIR: Final = "snapshots"
 
 #: First line of every snapshot file; another line means another format (not read).
-FORMAT_LINE: Final = b"ticket-slo partition snapshot 1\n"
+#: Format 2 added the breached-clock counts to the engine index.
+FORMAT_LINE: Final = b"ticket-slo partition snapshot 2\n"
 
 
 class SnapshotError(RuntimeError):
@@ -99,7 +100,8 @@ def write_snapshot(directory: Path, topic: str, partition: int, anchor: Changelo
         "python": list(sys.version_info[:2]),
         "marshal": marshal.version,
     }
-    body = marshal.dumps((records, index.timers, index.timers_live, index.deadlines, index.open_by_priority))
+    body = marshal.dumps((records, index.timers, index.timers_live, index.deadlines, index.open_by_priority,
+                          index.breached_by_priority))
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as out:
@@ -131,12 +133,12 @@ def read_body(header: SnapshotHeader) -> tuple[dict[str, Record], EngineIndex]:
         with open(header.path, "rb") as source:
             source.readline()
             source.readline()
-            records, timers, live, deadlines, counts = marshal.loads(source.read())
+            records, timers, live, deadlines, counts, breached = marshal.loads(source.read())
     except (OSError, EOFError, ValueError, TypeError) as exc:
         raise SnapshotError(f"{header.path}: the body cannot be read ({exc})") from None
     if not isinstance(records, dict) or len(records) != header.tickets:
         raise SnapshotError(f"{header.path}: the body does not hold the {header.tickets} tickets its header names")
-    return records, EngineIndex(timers, live, deadlines, counts)
+    return records, EngineIndex(timers, live, deadlines, counts, breached)
 
 
 def _parse_header(path: Path, first: bytes, second: bytes, topic: str, partition: int) -> SnapshotHeader:

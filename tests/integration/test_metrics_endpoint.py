@@ -87,9 +87,10 @@ def test_metrics_count_what_the_worker_did(kafka_bootstrap: str, worker: WorkerP
     assert samples[("ticket_slo_elapsed_seconds_bucket", (("le", "2.0"), fr, ("priority", "P2")))] == 0
     assert samples[("ticket_slo_elapsed_seconds_sum", (fr, ("priority", "P2")))] == 30
     # M1 (breached, unanswered) and M3 run; M2 stopped; M4 has no clock.
-    assert samples[("ticket_slo_open_clocks", (fr, ("priority", "P1")))] == 1
-    assert samples[("ticket_slo_open_clocks", (fr, ("priority", "P3")))] == 1
-    assert samples[("ticket_slo_open_clocks", (fr, ("priority", "P2")))] == 0
+    open_clocks = {(dict(labels)["priority"], dict(labels)["state"]): value for (name, labels), value in samples.items()
+                   if name == "ticket_slo_open_clocks"}
+    assert open_clocks == {(priority, state): 0 for priority in ("P1", "P2", "P3", "P4")
+                           for state in ("running", "breached")} | {("P1", "breached"): 1, ("P3", "running"): 1}
     deadline = samples[("ticket_slo_next_deadline_timestamp_seconds", (fr, ("priority", "P3")))]
     assert deadline == pytest.approx(now.timestamp() + 3600, abs=1e-6)  # M3: opened now, P3 target 1 h
     assert ("ticket_slo_next_deadline_timestamp_seconds", (fr, ("priority", "P1"))) not in samples  # M1 breached
@@ -97,6 +98,13 @@ def test_metrics_count_what_the_worker_did(kafka_bootstrap: str, worker: WorkerP
     assert samples[("ticket_slo_event_lag_seconds_count", ())] == 5
     assert samples[("ticket_slo_breach_delay_seconds_count", ())] == 1
     assert 0 <= samples[("ticket_slo_breach_delay_seconds_sum", ())] < 2
+    # The tracker's loop passes with no input (the last event went in seconds ago): its heartbeat
+    # is the worker's wall time of a pass less than a second ago, and it moves on.
+    heartbeat = samples[("ticket_slo_tracker_heartbeat_timestamp_seconds", ())]
+    assert time.time() - 2 < heartbeat <= time.time()
+    time.sleep(1.5)
+    later = _samples(_scrape(worker.metrics_url))[("ticket_slo_tracker_heartbeat_timestamp_seconds", ())]
+    assert heartbeat + 1 < later <= time.time()
     exported = {family.name for family in text_string_to_metric_families(text)}
     for name in METRIC_NAMES:
         assert name.removesuffix("_total") in exported, name

@@ -130,5 +130,13 @@ def test_prometheus_reads_breaches_and_attainment(kafka_bootstrap: str, tmp_path
         assert float(attainment[0]["value"][1]) == pytest.approx(2 / 3)
         clocks = _wait_for(url, 'sum(ticket_slo_open_clocks{priority="P1"})')
         assert float(clocks[0]["value"][1]) == 1.0  # E1 breached and still unanswered
+        # The gauges are refreshed once a second, so they may trail the breach counter by a scrape.
+        _wait_for(url, 'sum(ticket_slo_open_clocks{priority="P1",state="breached"}) == 1', timeout=10)
+        by_state = _query(url, 'sum by (state) (ticket_slo_open_clocks{priority="P1"})')
+        assert sorted((s["metric"]["state"], float(s["value"][1])) for s in by_state) == [
+            ("breached", 1.0), ("running", 0.0)]
+        # No event for a while now; the tracker's heartbeat keeps moving all the same.
+        age = _query(url, 'time() - ticket_slo_tracker_heartbeat_timestamp_seconds{job="ticket-slo"}')
+        assert len(age) == 1 and float(age[0]["value"][1]) < 5
     finally:
         worker.cleanup()

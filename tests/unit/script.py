@@ -88,16 +88,19 @@ def eta_reported(ticket: str, at: float, eta: float, *, event_id: str | None = N
 
 
 def summary(emission: Emission) -> tuple[Any, ...]:
-    """The few fields a rule is about, for compact hand-written expectations."""
+    """The few fields a rule is about, for compact hand-written expectations.
+
+    Every SLO output's summary names its priority right after the ticket: the priority is a
+    metric label and a paging label, so every rule test checks it."""
     model = emission.model
     data = model.model_dump(mode="json")
     kind = data.get("type", "dead_letter")
     if kind == "slo.at_risk":
-        return (kind, data["ticket_id"], data["threshold"])
+        return (kind, data["ticket_id"], data["priority"], data["threshold"])
     if kind == "slo.breached":
         return (kind, data["ticket_id"], data["priority"], data["deadline"])
     if kind == "slo.breach_retracted":
-        return (kind, data["ticket_id"], data["deadline"], data["stopped_at"])
+        return (kind, data["ticket_id"], data["priority"], data["deadline"], data["stopped_at"])
     if kind == "slo.completed":
         return (kind, data["ticket_id"], data["priority"], data["elapsed_seconds"], data["met"])
     return (kind, data["reason"], data["source"])

@@ -34,9 +34,9 @@ def test_rule1_clock_starts_at_opening_and_deadline_is_start_plus_target_of_prio
     assert run.apply(opened("t1", at=0, priority="P2")) == []
     assert run.engine.next_due() == clock(30)  # first warning: 50% of 60 minutes
     assert run.advance(60) == [
-        ("slo.at_risk", "t1", 0.5),
-        ("slo.at_risk", "t1", 0.75),
-        ("slo.at_risk", "t1", 0.9),
+        ("slo.at_risk", "t1", "P2", 0.5),
+        ("slo.at_risk", "t1", "P2", 0.75),
+        ("slo.at_risk", "t1", "P2", 0.9),
     ]
     assert run.advance(60 + ONE_SECOND) == [("slo.breached", "t1", "P2", "2024-05-01T01:00:00Z")]
     [breach] = run.models("slo.breached")
@@ -125,9 +125,9 @@ def test_rule3_priority_up_after_the_new_deadline_breaches_at_once() -> None:
 def test_rule3_priority_up_fires_only_passed_thresholds_and_reschedules() -> None:
     run = Run()
     run.apply(opened("t1", at=0, priority="P2"))
-    assert run.apply(priority_changed("t1", at=20, priority="P1")) == [("slo.at_risk", "t1", 0.5)]
+    assert run.apply(priority_changed("t1", at=20, priority="P1")) == [("slo.at_risk", "t1", "P1", 0.5)]
     assert run.engine.next_due() == clock(22.5)
-    assert run.advance(26) == [("slo.at_risk", "t1", 0.75)]
+    assert run.advance(26) == [("slo.at_risk", "t1", "P1", 0.75)]
     assert run.advance(31) == [
         # 90% (27m) passed in the same step as the deadline: the breach alone is published.
         ("slo.breached", "t1", "P1", "2024-05-01T00:30:00Z"),
@@ -146,9 +146,9 @@ def test_rule3_priority_down_extends_the_deadline_from_the_original_start() -> N
 def test_rule3_warning_already_sent_is_not_sent_again_after_a_priority_change() -> None:
     run = Run()
     run.apply(opened("t1", at=0, priority="P1"))
-    assert run.advance(16) == [("slo.at_risk", "t1", 0.5)]
+    assert run.advance(16) == [("slo.at_risk", "t1", "P1", 0.5)]
     assert run.apply(priority_changed("t1", at=17, priority="P2")) == []  # 50% of P2 is 30m: not yet
-    assert run.advance(46) == [("slo.at_risk", "t1", 0.75)]  # 45m; 0.5 is never repeated
+    assert run.advance(46) == [("slo.at_risk", "t1", "P2", 0.75)]  # 45m; 0.5 is never repeated
 
 
 def test_rule3_breach_stands_when_priority_is_lowered_after_the_deadline() -> None:
@@ -224,9 +224,9 @@ def test_rule5_each_threshold_warns_once() -> None:
     run = Run()
     run.apply(opened("t1", at=0, priority="P1"))
     assert run.advance(15) == []  # exactly 50%: not yet passed
-    assert run.advance(16) == [("slo.at_risk", "t1", 0.5)]
+    assert run.advance(16) == [("slo.at_risk", "t1", "P1", 0.5)]
     assert run.advance(16.5) == []
-    assert run.advance(23) == [("slo.at_risk", "t1", 0.75)]
+    assert run.advance(23) == [("slo.at_risk", "t1", "P1", 0.75)]
     [first, _] = run.models("slo.at_risk")
     assert first.model_dump(mode="json") == {
         "type": "slo.at_risk",
@@ -245,7 +245,7 @@ def test_rule5_each_threshold_warns_once() -> None:
 def test_rule5_no_warning_is_sent_when_the_stop_is_applied() -> None:
     run = Run()
     run.apply(opened("t1", at=0, priority="P1"))
-    assert run.advance(16) == [("slo.at_risk", "t1", 0.5)]
+    assert run.advance(16) == [("slo.at_risk", "t1", "P1", 0.5)]
     # 75% and 90% have passed by 29m, but the response came first: no warning noise.
     assert run.apply(acknowledged("t1", at=29)) == [("slo.completed", "t1", "P1", 1740.0, True)]
     assert run.advance(60) == []
@@ -259,7 +259,7 @@ def test_rule6_late_acknowledgement_retracts_the_breach() -> None:
     run.apply(opened("t1", at=0, priority="P1"))
     assert run.advance(31)[-1] == ("slo.breached", "t1", "P1", "2024-05-01T00:30:00Z")
     assert run.apply(acknowledged("t1", at=25), now=31) == [
-        ("slo.breach_retracted", "t1", "2024-05-01T00:30:00Z", "2024-05-01T00:25:00Z"),
+        ("slo.breach_retracted", "t1", "P1", "2024-05-01T00:30:00Z", "2024-05-01T00:25:00Z"),
         ("slo.completed", "t1", "P1", 1500.0, True),
     ]
     [breach] = run.models("slo.breached")
@@ -279,11 +279,43 @@ def test_rule6_late_priority_change_from_before_the_deadline_retracts_and_the_cl
     run = Run()
     run.apply(opened("t1", at=0, priority="P1"))
     run.advance(31)
-    # Lowered to P4 at 20m (before the P1 deadline) but processed only at 31m.
+    # Lowered to P4 at 20m (before the P1 deadline) but processed only at 31m. The retraction
+    # names the breach it takes back: P1, due at 30m; the clock runs on as P4, due at 8h.
     assert run.apply(priority_changed("t1", at=20, priority="P4"), now=31) == [
-        ("slo.breach_retracted", "t1", "2024-05-01T08:00:00Z", None)
+        ("slo.breach_retracted", "t1", "P1", "2024-05-01T00:30:00Z", None)
     ]
+    assert run.engine.soonest_deadlines() == {"P4": clock(480)}
     assert run.apply(acknowledged("t1", at=40)) == [("slo.completed", "t1", "P4", 2400.0, True)]
+
+
+def test_rule6_a_retraction_carries_the_priority_and_deadline_of_the_breach_it_retracts() -> None:
+    """P1 lowered to P3 at 20m, the change processed at 35m, after the P1 breach fired: the
+    retraction is P1's, as the breach was, so breaches minus retractions per priority is 0."""
+    run = Run()
+    run.apply(opened("t1", at=0, priority="P1"))
+    assert run.advance(31) == [("slo.breached", "t1", "P1", "2024-05-01T00:30:00Z")]
+    assert run.apply(priority_changed("t1", at=20, priority="P3"), now=35) == [
+        ("slo.breach_retracted", "t1", "P1", "2024-05-01T00:30:00Z", None)
+    ]
+    [breach] = run.models("slo.breached")
+    [retraction] = run.models("slo.breach_retracted")
+    assert (retraction.breach_id, retraction.priority, retraction.deadline) == (
+        breach.breach_id, breach.priority, breach.deadline)
+    assert run.apply(acknowledged("t1", at=50)) == [("slo.completed", "t1", "P3", 3000.0, True)]
+
+
+def test_a_breach_that_stands_through_a_priority_change_is_retracted_under_its_own_terms() -> None:
+    """P1 breached at 30m; lowered to P2 (as of 20m) at 70m, past the new 60m deadline too, so
+    the breach stands. A late acknowledgement (45m: within P2's hour) then retracts it: the
+    retraction is the P1 breach's (P1, 30m), the outcome the P2 clock's."""
+    run = Run()
+    run.apply(opened("t1", at=0, priority="P1"))
+    run.advance(31)
+    assert run.apply(priority_changed("t1", at=20, priority="P2"), now=70) == []
+    assert run.apply(acknowledged("t1", at=45), now=75) == [
+        ("slo.breach_retracted", "t1", "P1", "2024-05-01T00:30:00Z", "2024-05-01T00:45:00Z"),
+        ("slo.completed", "t1", "P2", 2700.0, True),
+    ]
 
 
 def test_a_breach_after_a_retracted_one_has_an_id_of_its_own_and_its_retraction_names_it() -> None:
@@ -496,6 +528,36 @@ def test_open_clock_counts_follow_opening_priority_change_and_stop() -> None:
     assert run.engine.open_clocks_by_priority() == {"P1": 0, "P2": 0, "P3": 1, "P4": 1}
     run.apply(closed("t3", at=40))
     assert run.engine.open_clocks() == 1
+
+
+def test_breached_clock_counts_follow_breach_retraction_and_answer() -> None:
+    """A clock counts as breached from its breach until it is answered or the breach is
+    retracted, under the clock's current priority; a restarted engine counts the same."""
+    from ticket_slo.streams.core.engine import SloEngine
+
+    none = {"P1": 0, "P2": 0, "P3": 0, "P4": 0}
+    run = Run()
+    run.apply(opened("t1", at=0, priority="P1"))
+    run.apply(opened("t2", at=0, priority="P1"))
+    run.apply(opened("t3", at=0, priority="P2"))
+    run.apply(opened("t4", at=0, priority="P1"))
+    assert run.engine.breached_clocks_by_priority() == none
+    run.advance(31)  # t1, t2, t4 breach (P1: 30m)
+    assert run.engine.breached_clocks_by_priority() == none | {"P1": 3}
+    assert run.engine.open_clocks_by_priority() == none | {"P1": 3, "P2": 1}
+    run.apply(priority_changed("t2", at=20, priority="P3"), now=32)  # late: retracted, runs on as P3
+    run.apply(priority_changed("t4", at=20, priority="P2"), now=62)  # late, but P2's hour is past too: stands
+    assert run.engine.breached_clocks_by_priority() == none | {"P1": 1, "P2": 1}
+    run.advance(62)  # t3 breaches (P2: 60m)
+    assert run.engine.breached_clocks_by_priority() == none | {"P1": 1, "P2": 2}
+    run.apply(acknowledged("t1", at=63))  # answered late: no longer open
+    assert run.engine.breached_clocks_by_priority() == none | {"P2": 2}
+    assert run.engine.open_clocks_by_priority() == none | {"P2": 2, "P3": 1}
+    restarted = SloEngine(run.policy, run.store)
+    assert restarted.breached_clocks_by_priority() == run.engine.breached_clocks_by_priority()
+    run.apply(closed("t4", at=64))
+    run.apply(acknowledged("t3", at=64))
+    assert run.engine.breached_clocks_by_priority() == none
 
 
 def test_restarted_engine_rebuilds_timers_and_counts_from_the_store() -> None:

@@ -35,19 +35,27 @@ def test_at_risk_series_of_every_threshold_start_at_zero() -> None:
 
 def test_ownership_gauges_drop_lost_series_and_keep_the_rest() -> None:
     metrics = SloMetrics([30.0])
-    metrics.set_ownership(2, {"first_response": {"P1": 3, "P2": 1}}, {"first_response": {"P1": 12.5}})
-    metrics.set_ownership(1, {"first_response": {"P1": 2}}, {})
-    open_clocks = {labels["priority"]: value for name, labels, value in samples(metrics)
+    metrics.set_ownership(2, {("first_response", "P1", "running"): 3, ("first_response", "P1", "breached"): 4,
+                              ("first_response", "P2", "running"): 1}, {("first_response", "P1"): 12.5})
+    metrics.set_ownership(1, {("first_response", "P1", "breached"): 2}, {})
+    open_clocks = {(labels["priority"], labels["state"]): value for name, labels, value in samples(metrics)
                    if name == "ticket_slo_open_clocks"}
     deadlines = [labels for name, labels, _ in samples(metrics) if name == "ticket_slo_next_deadline_timestamp_seconds"]
-    assert open_clocks == {"P1": 2.0}
+    assert open_clocks == {("P1", "breached"): 2.0}
     assert deadlines == []
+
+
+def test_the_heartbeat_is_one_unlabelled_timestamp() -> None:
+    metrics = SloMetrics([30.0])
+    metrics.beat(1714521600.25)
+    assert [(labels, value) for name, labels, value in samples(metrics)
+            if name == "ticket_slo_tracker_heartbeat_timestamp_seconds"] == [({}, 1714521600.25)]
 
 
 def test_a_scrape_during_a_refresh_never_misses_a_running_clock() -> None:
     metrics = SloMetrics([30.0])
-    clocks = {"first_response": {"P1": 3, "P2": 1}}
-    deadlines = {"first_response": {"P1": 12.5, "P2": 40.0}}
+    clocks = {("first_response", "P1", "running"): 3, ("first_response", "P2", "running"): 1}
+    deadlines = {("first_response", "P1"): 12.5, ("first_response", "P2"): 40.0}
     metrics.set_ownership(1, clocks, deadlines)
     stop = threading.Event()
 
@@ -83,7 +91,7 @@ def test_each_engine_output_is_counted_in_its_own_family() -> None:
     run.apply(opened("t1", at=0, priority="P1"))      # P1: 30 minutes
     run.advance(16)                                    # 50% warning
     run.advance(31)                                    # breach
-    run.apply(priority_changed("t1", at=10, priority="P2"), now=32)  # late lower priority: retracted
+    run.apply(priority_changed("t1", at=10, priority="P2"), now=32)  # late lower priority: P1's breach retracted
     run.apply(acknowledged("t1", at=33))               # met under P2
     run.apply(assigned("never-opened", at=0))
     run.advance(200)                                   # its orphan dead letter
@@ -96,7 +104,7 @@ def test_each_engine_output_is_counted_in_its_own_family() -> None:
     assert counted == {
         ("ticket_slo_at_risk_total", "P1", "0.5"),
         ("ticket_slo_breaches_total", "P1", ""),
-        ("ticket_slo_breach_retractions_total", "P2", ""),
+        ("ticket_slo_breach_retractions_total", "P1", ""),  # under the breach's priority
         ("ticket_slo_outcomes_total", "P2", "met"),
         ("ticket_slo_events_invalid_total", "", "orphan"),
     }

@@ -502,7 +502,8 @@ def test_while_a_backlog_drains_the_clock_follows_publication_time_not_the_wall(
 
 def test_a_breach_due_within_a_batch_fires_before_the_later_priority_change_then_is_retracted() -> None:
     """Live: the P1 deadline (30) is past when the batch arrives (wall 40); the change to P3
-    occurred at 20, before the deadline, so it moves the deadline to 4h and retracts."""
+    occurred at 20, before the deadline, so it moves the deadline to 4h and retracts the P1
+    breach: the retraction, and its count, carry the breach's priority and deadline."""
     async def scenario() -> None:
         world = World()
         tracker = world.tracker()
@@ -514,12 +515,14 @@ def test_a_breach_due_within_a_batch_fires_before_the_later_priority_change_then
         breach, retraction = world.sent(BREACHES)
         assert fields([breach], "type", "priority", "deadline", "detected_at") == [
             (b"T-1", "slo.breached", "P1", "2024-05-01T00:30:00Z", "2024-05-01T00:39:59Z")]
-        assert fields([retraction], "type", "deadline", "stopped_at", "detected_at") == [
-            (b"T-1", "slo.breach_retracted", "2024-05-01T04:00:00Z", None, "2024-05-01T00:39:59Z")]
+        assert fields([retraction], "type", "priority", "deadline", "stopped_at", "detected_at") == [
+            (b"T-1", "slo.breach_retracted", "P1", "2024-05-01T00:30:00Z", None, "2024-05-01T00:39:59Z")]
         assert retraction[1]["breach_id"] == breach[1]["breach_id"]
         assert world.sent(WARNINGS) == []  # thresholds passed with the deadline say nothing
-        assert world.metric("ticket_slo_breach_retractions_total", objective="first_response",
-                            priority="P3") == 1
+        for priority, count in (("P1", 1), ("P3", 0)):
+            assert world.metric("ticket_slo_breaches_total", objective="first_response", priority=priority) == count
+            assert world.metric("ticket_slo_breach_retractions_total", objective="first_response",
+                                priority=priority) == count
 
     run(scenario)
 
@@ -539,7 +542,7 @@ def test_in_a_backlog_batch_a_breach_due_by_an_earlier_records_time_fires_before
         await tracker.run_once()  # offsets 0-2, one batch, all in the backlog
         assert fields(world.sent(BREACHES), "type", "deadline", "detected_at") == [
             (b"T-1", "slo.breached", "2024-05-01T00:30:00Z", "2024-05-01T00:34:59Z"),
-            (b"T-1", "slo.breach_retracted", "2024-05-01T04:00:00Z", "2024-05-01T00:39:59Z")]
+            (b"T-1", "slo.breach_retracted", "2024-05-01T00:30:00Z", "2024-05-01T00:39:59Z")]
 
     run(scenario)
 
@@ -609,19 +612,109 @@ def test_the_gauges_show_only_the_partitions_owned_now() -> None:
         await tracker.run_once()
         tracker.refresh_gauges()
         assert world.metric("ticket_slo_owned_partitions") == 2
-        assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P2") == 1
+        assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P2", state="running") == 1
         await tracker.on_revoked()
         await tracker.on_assigned({0: zero})
         tracker.refresh_gauges()
         assert world.metric("ticket_slo_owned_partitions") == 1
-        assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P1") == 1
-        assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P2") == 0
+        assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P1", state="running") == 1
+        assert world.metric("ticket_slo_open_clocks", objective="first_response", priority="P2", state="running") == 0
         assert world.metric("ticket_slo_next_deadline_timestamp_seconds", objective="first_response",
                             priority="P1") == clock(30)
         assert world.metric("ticket_slo_next_deadline_timestamp_seconds", objective="first_response",
                             priority="P2") is None
+        await tracker.on_revoked()
+        await tracker.on_assigned({})
+        tracker.refresh_gauges()
+        assert open_clock_series(world) == {}
 
     run(scenario)
+
+
+def open_clock_series(world: World) -> dict[tuple[str, str], float]:
+    """(priority, state) → value of every ``ticket_slo_open_clocks`` series exported now."""
+    return {(sample.labels["priority"], sample.labels["state"]): sample.value
+            for family in world.metrics.open_clocks.collect() for sample in family.samples}
+
+
+def test_open_clocks_are_counted_by_state_running_or_breached_until_answered() -> None:
+    """Two partitions: A (P1) and B (P1) breach at 30; B's late change to P3 (occurred 20)
+    retracts its breach, so B runs again as P3; A stays breached until answered."""
+    async def scenario() -> None:
+        world = World()
+        tracker = world.tracker()
+        await tracker.on_assigned({0: empty(0), 1: empty(1)})
+        world.opened(0, "A", at=0, priority="P1")
+        world.opened(1, "B", at=0, priority="P1")
+        world.opened(1, "C", at=0, priority="P4")
+        await tracker.run_once()
+        tracker.refresh_gauges()
+        zero = {(priority, state): 0.0 for priority in ("P1", "P2", "P3", "P4") for state in ("running", "breached")}
+        assert open_clock_series(world) == zero | {("P1", "running"): 2.0, ("P4", "running"): 1.0}
+        world.wall = clock(31)
+        await tracker.run_once()  # no input: the breaches fire on the clock
+        tracker.refresh_gauges()
+        assert open_clock_series(world) == zero | {("P1", "breached"): 2.0, ("P4", "running"): 1.0}
+        world.event(1, "ticket.priority_changed", "B", at=20, published=32, priority="P3")
+        world.wall = clock(32)
+        await tracker.run_once()
+        tracker.refresh_gauges()
+        assert open_clock_series(world) == zero | {("P1", "breached"): 1.0, ("P3", "running"): 1.0,
+                                                   ("P4", "running"): 1.0}
+        world.event(0, "ticket.acknowledged", "A", at=33, by="agent")
+        world.wall = clock(33)
+        await tracker.run_once()
+        tracker.refresh_gauges()
+        assert open_clock_series(world) == zero | {("P3", "running"): 1.0, ("P4", "running"): 1.0}
+
+    run(scenario)
+
+
+def test_the_heartbeat_moves_with_every_pass_of_the_loop_events_or_not() -> None:
+    """Set from the tracker's wall clock once per pass: passes that read nothing move it too,
+    and so do the waits of a loop that owns no partition; a stopped loop leaves it."""
+    heartbeat = "ticket_slo_tracker_heartbeat_timestamp_seconds"
+
+    async def without_partitions() -> None:
+        world = World()
+        tracker = world.tracker()
+        world.wall = clock(1)
+        loop = asyncio.create_task(tracker.run())
+        await asyncio.sleep(0.05)  # a few 10 ms waits
+        assert world.metric(heartbeat) == clock(1)
+        world.wall = clock(2)
+        await asyncio.sleep(0.05)
+        assert world.metric(heartbeat) == clock(2)
+        await tracker.stop()
+        await loop
+        world.wall = clock(3)
+        await asyncio.sleep(0.05)
+        assert world.metric(heartbeat) == clock(2), "a stopped loop no longer beats"
+
+    async def with_partitions() -> None:
+        world = World()
+        tracker = world.tracker()
+        beats: list[float] = []
+        beat = world.metrics.beat
+        world.metrics.beat = lambda wall_now: (beats.append(wall_now), beat(wall_now))  # type: ignore[method-assign]
+        await tracker.on_assigned({0: empty(0), 1: empty(1)})
+        assert world.metric(heartbeat) == 0.0, "no pass yet"
+        world.wall = clock(4)
+        assert await tracker.run_once() == 0  # a quiet helpdesk: nothing to read
+        assert world.metric(heartbeat) == clock(4)
+        world.wall = clock(5)
+        assert await tracker.run_once() == 0
+        assert world.metric(heartbeat) == clock(5)
+        for ticket in ("A", "B", "C"):
+            world.opened(0, ticket, at=5)
+        world.opened(1, "D", at=5)
+        world.wall = clock(6)
+        assert await tracker.run_once() == 4
+        assert world.metric(heartbeat) == clock(6)
+        assert beats == [clock(4), clock(5), clock(6)], "one gauge set per pass, not per event"
+
+    run(without_partitions)
+    run(with_partitions)
 
 
 def test_group_offsets_are_committed_after_the_state_writes_arrive_and_not_again_when_unchanged() -> None:
