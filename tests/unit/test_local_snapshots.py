@@ -162,6 +162,8 @@ def test_a_stored_value_is_indexed_from_its_header_as_the_record_itself_is() -> 
     from_records = TicketState.index_records(records.items())
     assert sorted(from_headers.timers) == sorted(from_records.timers) and from_records.timers
     assert from_headers.running_by_priority == from_records.running_by_priority
+    assert from_headers.breached_by_priority == from_records.breached_by_priority
+    assert sum(from_records.breached_by_priority.values()) > 0, "breached clocks are in the mix"
     assert {p: sorted(e) for p, e in from_headers.deadlines.items()} == {
         p: sorted(e) for p, e in from_records.deadlines.items()}
     assert {ticket: decode_record(value) for ticket, value in stored.items()} == records
