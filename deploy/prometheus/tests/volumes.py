@@ -23,6 +23,8 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 BUDGET = 0.01           # 99 % objective
 MIN_VERDICTS = 20
+#: Priorities whose breached, unanswered tickets page (TicketSloBreachedUnanswered).
+BREACH_PAGES = {"P1", "P2"}
 #: (name, long window, short window, factor, for) of each burn-rate tier, in minutes.
 TIERS = (
     ("page 1h/5m", 1 * HOUR, 5, 14.4, 2),
@@ -225,7 +227,9 @@ def report() -> None:
                   f"; without the minimum {[(clock(a), clock(b + 1)) for a, b in fired_raw] or 'never'}")
         breached = s.breached_open.get(priority, [0] * (span + 1))
         unanswered = spans(firing_minutes([v > 0 for v in breached], 1))
-        print(f"  unanswered    fires {[(clock(a), clock(b + 1)) for a, b in unanswered] or 'never'}")
+        pages = priority in BREACH_PAGES
+        print(f"  unanswered    {'fires' if pages else 'would fire (does not page for ' + priority + ')'}"
+              f" {[(clock(a), clock(b + 1)) for a, b in unanswered] or 'never'}")
 
 
 def figures(name: str, at: int) -> None:
