@@ -22,14 +22,16 @@ ifndef KAFKA_BOOTSTRAP_SERVERS
 endif
 
 # promtool and the Prometheus server (Debian's prometheus package) check metrics, rules and
-# dashboards in the tests. Installed when missing and we are root (as in CI); else say how.
+# dashboards in the tests; amtool and Alertmanager (prometheus-alertmanager) the alert routing.
+# Installed when missing and we are root (as in CI); else say how.
 tools:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then \
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
+	    || ! command -v amtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "== installing Debian's prometheus package (promtool and the server, for the tests)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	    echo "== installing Debian's prometheus and prometheus-alertmanager packages (for the tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
 	  else \
-	    echo "make: the tests need promtool and prometheus: sudo apt-get install prometheus" >&2; exit 1; \
+	    echo "make: the tests need promtool, prometheus, amtool and Alertmanager: sudo apt-get install prometheus prometheus-alertmanager" >&2; exit 1; \
 	  fi; \
 	fi
 

@@ -1,0 +1,137 @@
+"""A real Alertmanager with deploy/alertmanager/alertmanager.yml: one incident, one page.
+
+Alerts are posted through Alertmanager's v2 API, as Prometheus and the alert bridge post
+them; Alertmanager's own answer says which are inhibited and by what. No broker needed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.integration.worker_process import free_port
+from tests.unit.test_prometheus_rules import ALERTMANAGER_CONFIG
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[str]:
+    """Alertmanager on a free loopback port, clustering off, with the shipped configuration."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    assert binary, "Alertmanager is missing: apt-get install prometheus-alertmanager (make tools)"
+    port = free_port()
+    log = (tmp_path / "alertmanager.log").open("wb")
+    process = subprocess.Popen(
+        [binary, f"--config.file={ALERTMANAGER_CONFIG}", f"--storage.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/-/ready", timeout=1)
+                break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "alertmanager.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "Alertmanager did not become ready"
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def _post(url: str, alerts: list[dict[str, str]]) -> None:
+    now = datetime.now(timezone.utc)
+    body = [{"labels": labels, "annotations": {"summary": labels["alertname"]},
+             "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=10)).isoformat()}
+            for labels in alerts]
+    request = urllib.request.Request(f"{url}/api/v2/alerts", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+
+def _states(url: str, expected: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """(alertname, priority) -> status, once Alertmanager holds the expected number of alerts."""
+    deadline = time.monotonic() + 15
+    while True:
+        with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=5) as response:
+            alerts = json.load(response)
+        if len(alerts) >= expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(alerts) == expected, alerts
+    return {(alert["labels"]["alertname"], alert["labels"].get("priority", "")): alert["status"]
+            for alert in alerts}
+
+
+def _slo(alertname: str, priority: str, severity: str, **extra: str) -> dict[str, str]:
+    return {"alertname": alertname, "objective": "first_response", "priority": priority,
+            "severity": severity, **extra}
+
+
+def test_the_page_tier_inhibits_the_ticket_tier_of_the_same_slo_only(alertmanager: str) -> None:
+    _post(alertmanager, [
+        _slo("TicketSloBurnRatePage", "P1", "page", team="support", long="1h", short="5m"),
+        _slo("TicketSloBurnRateTicket", "P1", "ticket", team="support", long="1d", short="2h"),
+        _slo("TicketSloBurnRateTicket", "P2", "ticket", team="support", long="1d", short="2h"),
+    ])
+    states = _states(alertmanager, 3)
+    assert states[("TicketSloBurnRateTicket", "P1")]["state"] == "suppressed"
+    assert states[("TicketSloBurnRateTicket", "P1")]["inhibitedBy"]
+    assert states[("TicketSloBurnRateTicket", "P2")]["state"] == "active"
+    assert states[("TicketSloBurnRatePage", "P1")]["state"] == "active"
+
+
+def test_the_bridges_ticket_page_inhibits_the_unanswered_count_of_its_priority(alertmanager: str) -> None:
+    _post(alertmanager, [
+        _slo("TicketSloTicketBreached", "P1", "page", plan="default", ticket_id="T-1"),
+        _slo("TicketSloBreachedUnanswered", "P1", "page", team="support"),
+        _slo("TicketSloBreachedUnanswered", "P2", "page", team="support"),
+    ])
+    states = _states(alertmanager, 3)
+    assert states[("TicketSloBreachedUnanswered", "P1")]["state"] == "suppressed"
+    assert states[("TicketSloBreachedUnanswered", "P2")]["state"] == "active"
+    assert states[("TicketSloTicketBreached", "P1")]["state"] == "active"
+
+
+def test_a_blind_pipeline_is_the_one_page(alertmanager: str) -> None:
+    _post(alertmanager, [
+        {"alertname": "TicketSloEngineBlind", "severity": "page", "team": "platform",
+         "job": "ticket-slo", "instance": "w1"},
+        _slo("TicketSloBurnRatePage", "P1", "page", team="support", long="1h", short="5m"),
+        _slo("TicketSloBreachedUnanswered", "P2", "page", team="support"),
+        _slo("TicketSloTicketBreached", "P3", "page", plan="default", ticket_id="T-9"),
+        {"alertname": "TicketSloDeadLetterRateHigh", "severity": "ticket", "team": "platform",
+         "reason": "bad_json"},
+    ])
+    states = _states(alertmanager, 5)
+    assert states[("TicketSloEngineBlind", "")]["state"] == "active"
+    assert states[("TicketSloDeadLetterRateHigh", "")]["state"] == "active"   # bad input is its own matter
+    for key in (("TicketSloBurnRatePage", "P1"), ("TicketSloBreachedUnanswered", "P2"),
+                ("TicketSloTicketBreached", "P3")):
+        assert states[key]["state"] == "suppressed", key
+
+
+def test_no_worker_running_silences_the_other_pipeline_alerts(alertmanager: str) -> None:
+    _post(alertmanager, [
+        {"alertname": "TicketSloNoWorkerRunning", "severity": "page", "team": "platform", "job": "ticket-slo"},
+        {"alertname": "TicketSloWorkerDown", "severity": "ticket", "team": "platform", "job": "ticket-slo",
+         "instance": "w1"},
+        {"alertname": "TicketSloEngineBlind", "severity": "page", "team": "platform", "job": "ticket-slo",
+         "instance": "w2"},
+    ])
+    states = _states(alertmanager, 3)
+    assert states[("TicketSloNoWorkerRunning", "")]["state"] == "active"
+    assert states[("TicketSloWorkerDown", "")]["state"] == "suppressed"
+    assert states[("TicketSloEngineBlind", "")]["state"] == "suppressed"

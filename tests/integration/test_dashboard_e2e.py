@@ -1,0 +1,195 @@
+"""Every dashboard panel's PromQL, run by a real Prometheus on what a real worker exported.
+
+Five tickets go through the real broker; Prometheus scrapes the worker every second and
+evaluates the shipped recording rules; each panel's queries are then run through its HTTP
+API with Grafana's variables substituted, and the panels that show SLO figures must show the
+figures of those five tickets, worked out below from the tickets themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.integration.kafka_io import consume, produce
+from tests.integration.worker_process import WorkerProcess, free_port
+from tests.unit.test_grafana_dashboard import queries
+
+pytestmark = pytest.mark.integration
+
+RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
+POLICY = """
+plans:
+  default:
+    warn_at: [0.5]
+    objectives:
+      first_response: {P1: 2s, P2: 1h, P3: 1h, P4: 1h}
+"""
+#: Grafana's variables as Grafana would fill them for this test: the time range is the
+#: last hour, "All" priorities, Prometheus scraping every second.
+VARIABLES = {"__range": "1h", "__rate_interval": "4s", "__interval": "5s", "priority": "P1|P2|P3|P4"}
+_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+
+
+def substitute(expr: str) -> str:
+    return _VARIABLE.sub(lambda m: VARIABLES[next(g for g in m.groups() if g)], expr)
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A Prometheus server with the shipped rules; the day-scale group every second, not every
+    2 minutes, so its series exist within the test's time (the expressions are unchanged)."""
+    binary = shutil.which("prometheus")
+    assert binary, "the Prometheus server is missing: apt-get install prometheus"
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for path in RULES.glob("*.yml"):
+        (rules / path.name).write_text(path.read_text().replace("interval: 2m", "interval: 1s"))
+    port = free_port()
+    config = tmp_path / "prometheus.yml"
+    targets = tmp_path / "targets.json"
+    targets.write_text("[]")
+    config.write_text(f"""
+global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+rule_files: ["{rules}/*.yml"]
+scrape_configs:
+  - job_name: ticket-slo
+    file_sd_configs: [{{files: ["{targets}"], refresh_interval: 1s}}]
+""")
+    log = (tmp_path / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/-/ready", timeout=1)
+                break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "Prometheus did not become ready"
+                time.sleep(0.2)
+        yield url, targets
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def _query(url: str, expr: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=10) as r:
+        body = json.load(r)
+    assert body["status"] == "success", (expr, body)
+    return body["data"]["result"]
+
+
+def _wait_for(url: str, expr: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not _query(url, expr):
+        assert time.monotonic() < deadline, f"Prometheus never answered {expr!r}"
+        time.sleep(1)
+
+
+def _by_priority(result: list[dict[str, Any]]) -> dict[str, float]:
+    return {series["metric"].get("priority", ""): float(series["value"][1]) for series in result}
+
+
+def test_every_panel_shows_the_figures_of_the_tickets(kafka_bootstrap: str, tmp_path: Path,
+                                                       prometheus: tuple[str, Path]) -> None:
+    url, targets = prometheus
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    worker = WorkerProcess(kafka_bootstrap, tmp_path, extra_env={
+        "TICKET_SLO_POLICY": str(policy), "TICKET_SLO_BREACH_GRACE": "0.2",
+    }).start()
+    try:
+        targets.write_text(json.dumps([{"targets": [f"127.0.0.1:{worker.metrics_port}"]}]))
+        _wait_for(url, 'up{job="ticket-slo"} == 1')
+        time.sleep(3)  # a few scrapes of the zero-valued series before anything happens
+
+        now = datetime.now(timezone.utc)
+
+        def event(ticket: str, n: int, kind: str, at: datetime, **fields: object) -> tuple[bytes, bytes]:
+            body = {"event_id": f"{ticket}-{n}", "type": kind, "ticket_id": ticket,
+                    "occurred_at": at.isoformat(), **fields}
+            return ticket.encode(), json.dumps(body).encode()
+
+        produce(kafka_bootstrap, worker.topic("ticket-events"), [
+            # P1, never answered: breached 2 s after opening, still unanswered.
+            event("D1", 1, "ticket.opened", now, priority="P1", customer_id="c"),
+            # P2, two answered in time.
+            event("D2", 1, "ticket.opened", now, priority="P2", customer_id="c"),
+            event("D2", 2, "ticket.acknowledged", now + timedelta(seconds=1)),
+            event("D3", 1, "ticket.opened", now, priority="P2", customer_id="c"),
+            event("D3", 2, "ticket.acknowledged", now + timedelta(seconds=2)),
+            # P2, answered 61 minutes after opening: breached (at once) and completed.
+            event("D4", 1, "ticket.opened", now - timedelta(minutes=62), priority="P2", customer_id="c"),
+            event("D4", 2, "ticket.acknowledged", now - timedelta(minutes=1)),
+            # P3, opened now and running: its deadline is an hour away.
+            event("D5", 1, "ticket.opened", now, priority="P3", customer_id="c"),
+        ])
+        assert consume(kafka_bootstrap, worker.topic("ticket-slo-breaches"), expect=2, timeout=30)
+        _wait_for(url, 'sum(ticket_slo_breaches_total{job="ticket-slo"}) == 2')
+        _wait_for(url, 'sum(ticket_slo_outcomes_total{job="ticket-slo"}) == 3')
+        _wait_for(url, 'ticket_slo:error_budget_remaining:ratio_rate28d{priority="P2"} < 0')
+        time.sleep(2)  # the rules read the last scrape too
+
+        # The tickets' figures. SLI: good = met outcomes, bad = breaches not retracted.
+        # P1: 0 good, 1 bad; P2: 2 good (D2, D3), 1 bad (D4). Budget 1 % (objective 99 %).
+        budget = 0.01
+        expected_attainment = {"P1": 0.0, "P2": 2 / 3}
+        expected_budget_left = {"P1": 1 - 1.0 / budget, "P2": 1 - (1 / 3) / budget}   # -99, -32.3
+
+        results: dict[str, list[dict[str, Any]]] = {}
+        for where, expr in queries():
+            results[where] = _query(url, substitute(expr))
+        by_title = {}
+        for where, result in results.items():
+            title = re.search(r"panel \d+ '(.+)' target", where).group(1)  # type: ignore[union-attr]
+            by_title.setdefault(title, []).append(result)
+
+        def single(title: str) -> list[dict[str, Any]]:
+            assert len(by_title[title]) == 1, title
+            return by_title[title][0]
+
+        assert _by_priority(single("SLO attainment")) == pytest.approx(expected_attainment, rel=1e-6)
+        assert _by_priority(single("Breaches")) == {"P1": 1, "P2": 1, "P3": 0, "P4": 0}
+        assert _by_priority(single("Error budget left")) == pytest.approx(expected_budget_left, rel=1e-6)
+        assert _by_priority(single("Error budget left, 28 days")) == pytest.approx(expected_budget_left, rel=1e-6)
+        # Outcomes only: D2 and D3 met, D4 breached; D1 has no outcome yet.
+        assert _by_priority(single("Attainment, last 28 days")) == pytest.approx({"P2": 2 / 3}, rel=1e-6)
+        per_plan = single("Attainment per plan")
+        assert len(per_plan) == 1, per_plan
+        # Every ticket is on the default plan. Today's worker exports no plan label at all
+        # (the panel then shows one unnamed value); a worker that does must name it "default".
+        assert per_plan[0]["metric"].get("plan", "default") == "default"
+        assert float(per_plan[0]["value"][1]) == pytest.approx(2 / 3, rel=1e-6)
+        # D1 breached and unanswered, D5 running. A worker with the state label must put each
+        # under its state; one without it counts them per priority all the same.
+        clocks = {(series["metric"]["priority"], series["metric"].get("state")): float(series["value"][1])
+                  for series in single("Open clocks by state") if float(series["value"][1]) > 0}
+        assert {priority: value for (priority, _state), value in clocks.items()} == {"P1": 1, "P3": 1}
+        for (priority, state), _value in clocks.items():
+            assert state in (None, {"P1": "breached", "P3": "running"}[priority])
+        # Only D5 runs unbreached: an hour after its opening, less the seconds since.
+        time_left = _by_priority(single("Time left to the soonest deadline"))
+        assert set(time_left) == {"P3"}
+        assert 3600 - 120 < time_left["P3"] < 3600
+        # Every other panel runs and shows something.
+        empty = [where for where, result in results.items() if not result]
+        assert empty == [], f"panels without data: {empty}"
+    finally:
+        worker.cleanup()
