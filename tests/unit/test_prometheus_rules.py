@@ -35,10 +35,6 @@ SEVERITIES = {"page", "ticket"}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 #: Metrics that come from Prometheus itself, not from the worker.
 PROMETHEUS_METRICS = {"up"}
-#: Metrics the rules read that the worker branch of issue 12 adds (the tracker's heartbeat).
-#: test_pending_worker_metrics_are_not_exported_yet fails once the worker exports them:
-#: then delete them here, and they are checked like every other name.
-PENDING_WORKER_METRICS = {"ticket_slo_tracker_heartbeat_timestamp_seconds"}
 
 
 # ---------------------------------------------------------------------------- promtool
@@ -166,7 +162,7 @@ def recorded_names() -> set[str]:
 
 def unknown_metric_names(names: set[str]) -> set[str]:
     """Names that neither the worker exports, nor Prometheus, nor a recording rule records."""
-    exported = set(METRIC_NAMES) | PENDING_WORKER_METRICS
+    exported = set(METRIC_NAMES)
     allowed = exported | PROMETHEUS_METRICS | recorded_names()
     allowed |= {name + suffix for name in exported for suffix in HISTOGRAM_SUFFIXES}
     return names - allowed
@@ -254,11 +250,6 @@ def test_rules_use_only_metrics_the_worker_exports_or_rules_record() -> None:
         if unknown:
             problems[f"{path.name}: {rule.get('record') or rule.get('alert')}"] = sorted(unknown)
     assert problems == {}, "names not in ticket_slo.agents.metrics.METRIC_NAMES nor recorded by a rule"
-
-
-def test_pending_worker_metrics_are_not_exported_yet() -> None:
-    assert PENDING_WORKER_METRICS & set(METRIC_NAMES) == set(), \
-        "the worker exports these now: remove them from PENDING_WORKER_METRICS"
 
 
 def test_unknown_metric_names_are_reported() -> None:
