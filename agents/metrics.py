@@ -23,11 +23,12 @@ from prometheus_client import gc_collector, platform_collector, process_collecto
 from ticket_slo.schemas.events import EVENT_TYPES, PRIORITIES, TicketEvent, TicketOpened
 from ticket_slo.schemas.objectives import FIRST_RESPONSE, OBJECTIVES
 from ticket_slo.schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
+from ticket_slo.schemas.policy import DEFAULT_PLAN
 from ticket_slo.schemas.validation import REASONS
 from ticket_slo.streams.core.effects import Applied, Effect, Ignored
 from ticket_slo.streams.core.emission import Emission, output_type
 
-__all__ = ["SloMetrics", "METRIC_NAMES", "IGNORED_REASONS", "CLOCK_STATES", "RUNNING", "BREACHED",
+__all__ = ["SloMetrics", "METRIC_NAMES", "IGNORED_REASONS", "CLOCK_STATES", "RUNNING", "BREACHED", "OTHER_PLAN",
            "elapsed_buckets", "threshold_label"]
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ IGNORED_REASONS: Final[tuple[str, ...]] = tuple(reason.value for reason in Ignor
 RUNNING: Final = "running"
 BREACHED: Final = "breached"
 CLOCK_STATES: Final[tuple[str, ...]] = (RUNNING, BREACHED)
+#: The ``plan`` label of outcomes on a plan the policy does not name.
+OTHER_PLAN: Final = "(other)"
 
 #: Every metric family the worker exports (the dashboard and rule checks read this).
 METRIC_NAMES: tuple[str, ...] = (
@@ -84,7 +87,10 @@ class SloMetrics:
     """The metric families of one worker process."""
 
     def __init__(self, targets: Iterable[float], registry: CollectorRegistry | None = None,
-                 warn_thresholds: Iterable[float] = ()) -> None:
+                 warn_thresholds: Iterable[float] = (), plans: Iterable[str] = (DEFAULT_PLAN,)) -> None:
+        #: The ``plan`` label takes the policy's plan names; any other plan is counted as
+        #: ``OTHER_PLAN``, so a helpdesk sending arbitrary plan names cannot grow the series.
+        self._plans = frozenset(plans)
         self.registry = registry or CollectorRegistry(auto_describe=True)
         process_collector.ProcessCollector(registry=self.registry)
         platform_collector.PlatformCollector(registry=self.registry)
@@ -106,8 +112,10 @@ class SloMetrics:
                                     "Tickets opened on a plan without the objective (no clock).", registry=r)
         self.elapsed = Histogram("ticket_slo_elapsed_seconds", "Time to first response of completed objectives.",
                                  ["objective", "priority"], buckets=elapsed_buckets(targets), registry=r)
-        self.outcomes = Counter("ticket_slo_outcomes", "Completed objectives, by result (met or breached).",
-                                ["objective", "priority", "result"], registry=r)
+        self.outcomes = Counter("ticket_slo_outcomes",
+                                "Completed objectives, by result (met or breached) and customer plan (the "
+                                f"policy's plan names; {OTHER_PLAN} for any other).",
+                                ["objective", "priority", "result", "plan"], registry=r)
         self.breaches = Counter("ticket_slo_breaches", "slo.breached events published.",
                                 ["objective", "priority"], registry=r)
         self.retractions = Counter("ticket_slo_breach_retractions", "slo.breach_retracted events published.",
@@ -168,7 +176,8 @@ class SloMetrics:
                 self.retractions.labels(objective, priority)
                 self.elapsed.labels(objective, priority)
                 for result in ("met", "breached"):
-                    self.outcomes.labels(objective, priority, result)
+                    for plan in sorted(self._plans | {OTHER_PLAN}):
+                        self.outcomes.labels(objective, priority, result, plan)
                 for threshold in warn_thresholds:
                     self.at_risk.labels(objective, priority, threshold_label(threshold))
 
@@ -217,7 +226,8 @@ class SloMetrics:
         self._child(self.at_risk, model.objective, model.priority, threshold_label(model.threshold)).inc()
 
     def _record_outcome(self, model: SloCompleted, wall_now: float) -> None:
-        self._child(self.outcomes, model.objective, model.priority, "met" if model.met else "breached").inc()
+        plan = model.plan if model.plan in self._plans else OTHER_PLAN
+        self._child(self.outcomes, model.objective, model.priority, "met" if model.met else "breached", plan).inc()
         self._child(self.elapsed, model.objective, model.priority).observe(model.elapsed_seconds)
 
     def _record_dead_letter(self, model: DeadLetter, wall_now: float) -> None:

@@ -34,6 +34,9 @@ plans:
     warn_at: [0.5]
     objectives:
       first_response: {P1: 2s, P2: 1h, P3: 1h, P4: 1h}
+  gold:
+    objectives:
+      first_response: {P1: 2s, P2: 1h, P3: 1h, P4: 1h}
 """
 #: Grafana's variables as Grafana would fill them for this test: the time range is the
 #: last hour, "All" priorities, Prometheus scraping every second.
@@ -130,13 +133,15 @@ def test_every_panel_shows_the_figures_of_the_tickets(kafka_bootstrap: str, tmp_
         produce(kafka_bootstrap, worker.topic("ticket-events"), [
             # P1, never answered: breached 2 s after opening, still unanswered.
             event("D1", 1, "ticket.opened", now, priority="P1", customer_id="c"),
-            # P2, two answered in time.
-            event("D2", 1, "ticket.opened", now, priority="P2", customer_id="c"),
+            # P2, two answered in time, one on the gold plan.
+            event("D2", 1, "ticket.opened", now, priority="P2", customer_id="c", plan="gold"),
             event("D2", 2, "ticket.acknowledged", now + timedelta(seconds=1)),
             event("D3", 1, "ticket.opened", now, priority="P2", customer_id="c"),
             event("D3", 2, "ticket.acknowledged", now + timedelta(seconds=2)),
-            # P2, answered 61 minutes after opening: breached (at once) and completed.
-            event("D4", 1, "ticket.opened", now - timedelta(minutes=62), priority="P2", customer_id="c"),
+            # P2, answered 61 minutes after opening: breached (at once) and completed, on a
+            # plan the policy does not name (the default plan's targets apply).
+            event("D4", 1, "ticket.opened", now - timedelta(minutes=62), priority="P2", customer_id="c",
+                  plan="bronze-2019"),
             event("D4", 2, "ticket.acknowledged", now - timedelta(minutes=1)),
             # P3, opened now and running: its deadline is an hour away.
             event("D5", 1, "ticket.opened", now, priority="P3", customer_id="c"),
@@ -171,19 +176,13 @@ def test_every_panel_shows_the_figures_of_the_tickets(kafka_bootstrap: str, tmp_
         assert _by_priority(single("Error budget left, 28 days")) == pytest.approx(expected_budget_left, rel=1e-6)
         # Outcomes only: D2 and D3 met, D4 breached; D1 has no outcome yet.
         assert _by_priority(single("Attainment, last 28 days")) == pytest.approx({"P2": 2 / 3}, rel=1e-6)
-        per_plan = single("Attainment per plan")
-        assert len(per_plan) == 1, per_plan
-        # Every ticket is on the default plan. Today's worker exports no plan label at all
-        # (the panel then shows one unnamed value); a worker that does must name it "default".
-        assert per_plan[0]["metric"].get("plan", "default") == "default"
-        assert float(per_plan[0]["value"][1]) == pytest.approx(2 / 3, rel=1e-6)
-        # D1 breached and unanswered, D5 running. A worker with the state label must put each
-        # under its state; one without it counts them per priority all the same.
-        clocks = {(series["metric"]["priority"], series["metric"].get("state")): float(series["value"][1])
+        per_plan = {series["metric"]["plan"]: float(series["value"][1]) for series in single("Attainment per plan")}
+        # D2 on gold, D3 on the default plan, both met; D4's unknown plan is folded into "(other)".
+        assert per_plan == pytest.approx({"gold": 1.0, "default": 1.0, "(other)": 0.0}, rel=1e-6)
+        # D1 breached and unanswered, D5 running.
+        clocks = {(series["metric"]["priority"], series["metric"]["state"]): float(series["value"][1])
                   for series in single("Open clocks by state") if float(series["value"][1]) > 0}
-        assert {priority: value for (priority, _state), value in clocks.items()} == {"P1": 1, "P3": 1}
-        for (priority, state), _value in clocks.items():
-            assert state in (None, {"P1": "breached", "P3": "running"}[priority])
+        assert clocks == {("P1", "breached"): 1, ("P3", "running"): 1}
         # Only D5 runs unbreached: an hour after its opening, less the seconds since.
         time_left = _by_priority(single("Time left to the soonest deadline"))
         assert set(time_left) == {"P3"}

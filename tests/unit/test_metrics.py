@@ -108,3 +108,21 @@ def test_each_engine_output_is_counted_in_its_own_family() -> None:
         ("ticket_slo_outcomes_total", "P2", "met"),
         ("ticket_slo_events_invalid_total", "", "orphan"),
     }
+
+
+def test_outcomes_are_counted_by_the_policys_plans_and_any_other_plan_is_folded_into_one() -> None:
+    from datetime import datetime, timezone
+
+    from ticket_slo.schemas.outputs import SloCompleted
+    from ticket_slo.streams.core.emission import Emission
+
+    metrics = SloMetrics([30.0], plans=["default", "gold"])
+    at = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    for plan in ("gold", "gold", "platinum-2031", "x" * 200):
+        model = SloCompleted(type="slo.completed", ticket_id=f"T-{plan[:5]}", objective="first_response",
+                             priority="P2", plan=plan, customer_id="c1", met=True, elapsed_seconds=10.0,
+                             started_at=at, stopped_at=at, target_seconds=30.0)
+        metrics.record_emission(Emission("outcome", model.ticket_id, model), 0.0)
+    plans = {labels["plan"]: value for name, labels, value in samples(metrics)
+             if name == "ticket_slo_outcomes_total" and labels["priority"] == "P2" and labels["result"] == "met"}
+    assert plans == {"default": 0.0, "gold": 2.0, "(other)": 2.0}

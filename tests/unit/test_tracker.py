@@ -277,7 +277,7 @@ def test_an_acknowledged_ticket_publishes_its_outcome_keyed_by_ticket_and_counts
         assert world.metric("ticket_slo_events_total", type="ticket.acknowledged") == 1
         assert world.metric("ticket_slo_clocks_started_total", objective="first_response", priority="P1") == 1
         assert world.metric("ticket_slo_outcomes_total", objective="first_response", priority="P1",
-                            result="met") == 1
+                            result="met", plan="default") == 1
         assert world.progress.counts == {"events": 2, "outcome": 1}
 
     run(scenario)
