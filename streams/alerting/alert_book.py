@@ -61,7 +61,7 @@ class AlertBook:
             new = self._states[key]
             if not new.worth_keeping():
                 del self._states[key]
-            if new == old:
+            if new == old or (old is None and not new.worth_keeping()):
                 continue
             changes.states[key] = new if new.worth_keeping() else None
             old_alerts = {_identity(alert): alert for alert in (old.open_alerts() if old else ())}
