@@ -3,7 +3,9 @@
 Each turn of the loop, in this order, so that no resolve is ever lost:
 
 1. read a batch from the breach, warning and outcome topics (its own consumer group);
-2. apply it to the ``AlertBook`` (pure rules in ``ticket_alerts``);
+2. apply it to the ``AlertBook`` (pure rules in ``ticket_alerts``); while catching up on
+   the backlog present at start, keep reading and apply it all as one batch, so that a
+   breach answered in the backlog is not paged and resolved again;
 3. post what changed to Alertmanager, retrying with backoff until it is accepted;
 4. write the changed states to the bridge's compacted topic and wait for the broker;
 5. only then commit the batch's input offsets.
@@ -117,24 +119,36 @@ class AlertBridge:
             log.info("%s: reading %s, %s, %s as group %s; posting to %s every %gs",
                      READY_MARKER, topics.breaches, topics.warnings, topics.outcomes, self.group_id,
                      self.client.alerts_url, self.bridge.refresh_seconds)
-            self._loop(consumer, producer)
+            self._loop(consumer, producer, inputs)
         finally:
             consumer.close(autocommit=False)
             producer.close()
             log.info("alert-bridge: stopped after %d records: %d alerts opened, %d resolved, %d records skipped",
                      self.counts["records"], self.counts["opened"], self.counts["resolved"], self.counts["skipped"])
 
-    def _loop(self, consumer: Any, producer: Any) -> None:
+    def _loop(self, consumer: Any, producer: Any, inputs: list[TopicPartition]) -> None:
+        backlog_end = consumer.end_offsets(inputs) if inputs else {}
+        catching_up = True
+        read_to: dict[TopicPartition, int] = {}  # next offset per partition, committed once settled
         next_refresh = time.monotonic() + self.bridge.refresh_seconds
         next_report = time.monotonic() + 60.0
         while not self.stop.is_set():
             batch = consumer.poll(timeout_ms=500, max_records=500)
             records = [record for part in batch.values() for record in part]
-            if records and not self._apply(records, producer):
-                return  # stopped while Alertmanager was unreachable: nothing committed, read again next start
             if records:
-                consumer.commit({TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(part[-1].offset + 1, "", -1)
-                                 for tp, part in batch.items()})
+                self._absorb(records)
+                read_to.update({TopicPartition(tp.topic, tp.partition): part[-1].offset + 1
+                                for tp, part in batch.items() if part})
+            if catching_up:
+                catching_up = any(consumer.position(tp) < end for tp, end in backlog_end.items())
+                if not catching_up:
+                    log.info("alert-bridge: caught up with the backlog (%d records since start)",
+                             self.counts["records"])
+            if not catching_up and read_to:
+                if not self._settle(producer):
+                    return  # stopped while Alertmanager was unreachable: nothing committed, read again next start
+                consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in read_to.items()})
+                read_to = {}
             if time.monotonic() >= next_refresh:
                 if not self._refresh(producer):
                     return
@@ -145,7 +159,7 @@ class AlertBridge:
                          self.counts["resolved"], self.counts["skipped"])
                 next_report = time.monotonic() + 60.0
 
-    def _apply(self, records: list[Any], producer: Any) -> bool:
+    def _absorb(self, records: list[Any]) -> None:
         outputs = []
         for record in records:
             output = decode_output(record.topic, record.partition, record.offset, record.value)
@@ -154,17 +168,21 @@ class AlertBridge:
             else:
                 outputs.append(output)
         self.counts["records"] += len(records)
-        changes = self.book.apply(outputs)
+        self.book.absorb(outputs)
+
+    def _settle(self, producer: Any) -> bool:
+        """Post what the absorbed records changed, then store the states; False if stopped first."""
+        changes = self.book.take_changes()
         if not changes:
             return True
-        if not self._post(changes.firing, changes.resolved, f"{len(records)} records"):
+        if not self._post(changes.firing, changes.resolved, "changes"):
             return False
         self._log_changes(changes)
         write_states(producer, self.state_topic, changes.states)
         return True
 
     def _refresh(self, producer: Any) -> bool:
-        open_alerts = self.book.open_alerts()
+        open_alerts = self.book.settled_alerts()
         if not self._post(open_alerts, [], "the periodic refresh"):
             return False
         log.debug("alert-bridge: refreshed %d open alerts", len(open_alerts))

@@ -198,3 +198,15 @@ def test_a_state_left_empty_is_a_tombstone_and_one_never_stored_is_not_written()
                                            (90000, "1d 1h")])
 def test_spans_read_at_a_glance(seconds: int, text: str) -> None:
     assert describe_span(timedelta(seconds=seconds)) == text
+
+
+def test_a_backlog_absorbed_over_several_batches_posts_only_its_net_result() -> None:
+    book = AlertBook(DEFAULT, [TicketAlerts("OLD", "first_response")])
+    book.apply([breached("OPEN")])
+    book.absorb([breached("T-1"), at_risk("T-2")])
+    assert names(book.settled_alerts()) == [("TicketSloTicketBreached", "OPEN")]  # refreshed meanwhile
+    book.absorb([completed("T-1"), completed("OPEN")])
+    changes = book.take_changes()
+    assert names(changes.firing) == [("TicketSloTicketAtRisk", "T-2")]
+    assert names(changes.resolved) == [("TicketSloTicketBreached", "OPEN")]
+    assert not book.take_changes()
