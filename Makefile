@@ -22,14 +22,20 @@ ifndef KAFKA_BOOTSTRAP_SERVERS
 endif
 
 # promtool and the Prometheus server (Debian's prometheus package) check metrics, rules and
-# dashboards in the tests. Installed when missing and we are root (as in CI); else say how.
+# dashboards in the tests; Alertmanager (Debian's prometheus-alertmanager) receives the alert
+# bridge's alerts in its end-to-end test. Installed when missing and we are root (as in CI);
+# else say how.
 tools:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then \
+	@missing=""; \
+	if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then missing="prometheus"; fi; \
+	if ! command -v prometheus-alertmanager >/dev/null && ! command -v alertmanager >/dev/null; then \
+	  missing="$$missing prometheus-alertmanager"; fi; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "== installing Debian's prometheus package (promtool and the server, for the tests)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	    echo "== installing Debian's$$missing (for the tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "make: the tests need promtool and prometheus: sudo apt-get install prometheus" >&2; exit 1; \
+	    echo "make: the tests need promtool, prometheus and alertmanager: sudo apt-get install$$missing" >&2; exit 1; \
 	  fi; \
 	fi
 
