@@ -6,7 +6,8 @@ Each turn of the loop, in this order, so that no resolve is ever lost:
 2. apply it to the ``AlertBook`` (pure rules in ``ticket_alerts``); while catching up on
    the backlog present at start, keep reading and apply it all as one batch, so that a
    breach answered in the backlog is not paged and resolved again;
-3. post what changed to Alertmanager, retrying with backoff until it is accepted;
+3. post what changed to Alertmanager, retrying with backoff until it is accepted (once the
+   backlog is read, every open alert is posted again, as the bridge may have been away);
 4. write the changed states to the bridge's compacted topic and wait for the broker;
 5. only then commit the batch's input offsets.
 
@@ -104,10 +105,8 @@ class AlertBridge:
         ensure_topics(self.settings, [*pipeline_topics(self.settings), state_topic_spec(self.settings)])
         self.book = AlertBook(self.rules, read_open_alerts(self.settings, self.state_topic))
         open_now = self.book.open_alerts()
-        log.info("alert-bridge: %d tickets remembered, %d alerts open, read back from %s",
-                 len(self.book), len(open_now), self.state_topic)
-        if not self._post(open_now, [], "re-posting the open alerts"):
-            return
+        log.info("alert-bridge: %d tickets remembered, %d alerts open, read back from %s; they are posted "
+                 "again once the backlog is read", len(self.book), len(open_now), self.state_topic)
         topics = self.settings.topics
         consumer = make_consumer(self.settings, group_id=self.group_id, auto_commit=False,
                                  client_id=self.group_id)
@@ -144,6 +143,7 @@ class AlertBridge:
                 if not catching_up:
                     log.info("alert-bridge: caught up with the backlog (%d records since start)",
                              self.counts["records"])
+                    next_refresh = 0.0  # post every open alert now, after the backlog's own changes
             if not catching_up and read_to:
                 if not self._settle(producer):
                     return  # stopped while Alertmanager was unreachable: nothing committed, read again next start

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.integration.kafka_io import produce
+from tests.integration.kafka_io import consume, produce
 from tests.integration.worker_process import WorkerProcess, free_port
 
 pytestmark = pytest.mark.integration
@@ -207,5 +207,55 @@ def test_breaches_page_through_alertmanager_until_answered_or_retracted(
         time.sleep(4 * REFRESH_SECONDS)  # refreshes go on: nothing resolved comes back
         assert alerts(alertmanager) == {}, context()
     finally:
+        bridge.stop()
+        worker.cleanup()
+
+
+def test_a_resolve_that_alertmanager_could_not_take_survives_a_crash_of_the_bridge(
+        kafka_bootstrap: str, tmp_path: Path, alertmanager: str) -> None:
+    """The acknowledgement arrives while Alertmanager cannot be reached; the bridge, retrying,
+    is killed (SIGKILL). Started again, it must still resolve the alert. With a refresh of
+    60 s the alert would lapse only 180 s after its last post, so its going away within 40 s
+    is the resolve itself."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    worker = WorkerProcess(kafka_bootstrap, tmp_path, extra_env={
+        "TICKET_SLO_POLICY": str(policy), "TICKET_SLO_BREACH_GRACE": "0.2"}).start()
+    settings = {**worker.env, "TICKET_SLO_ALERT_REFRESH": "60"}
+    bridge = BridgeProcess({**settings, "TICKET_SLO_ALERTMANAGER_URL": alertmanager}, tmp_path / "bridge.log")
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    cut_off = BridgeProcess({**settings, "TICKET_SLO_ALERTMANAGER_URL": unreachable}, tmp_path / "cut-off.log")
+
+    def context() -> str:
+        return f"alertmanager holds: {json.dumps(alerts(alertmanager), indent=1)[-2000:]}\nbridge log:\n" \
+               f"{bridge.log()[-2000:]}\ncut-off bridge log:\n{cut_off.log()[-2000:]}"
+
+    try:
+        bridge.start()
+        opened = datetime.now(timezone.utc)
+        produce(kafka_bootstrap, worker.topic("ticket-events"), [(b"CRASH-1", json.dumps({
+            "event_id": "CRASH-1-1", "type": "ticket.opened", "ticket_id": "CRASH-1", "occurred_at": opened.isoformat(),
+            "priority": "P1", "customer_id": "acme"}).encode())])
+        wait_until("the breach did not appear", lambda: alerts(alertmanager).get("CRASH-1", {}).get(
+            "labels", {}).get("alertname") == "TicketSloTicketBreached", 40, context)
+        assert bridge.stop() == 0
+
+        produce(kafka_bootstrap, worker.topic("ticket-events"), [(b"CRASH-1", json.dumps({
+            "event_id": "CRASH-1-2", "type": "ticket.acknowledged", "ticket_id": "CRASH-1",
+            "occurred_at": datetime.now(timezone.utc).isoformat()}).encode())])
+        consume(kafka_bootstrap, worker.topic("ticket-slo-outcomes"), expect=1, timeout=30)
+        cut_off.start()  # reads the outcome, cannot post the resolve, retries
+        wait_until("the cut-off bridge did not report that the resolve waits",
+                   lambda: "is unreachable" in cut_off.log() and "1 alerts (changes) wait" in cut_off.log(),
+                   40, context)
+        assert cut_off.process is not None
+        os.killpg(cut_off.process.pid, signal.SIGKILL)
+        cut_off.process.wait(10)
+        assert "CRASH-1" in alerts(alertmanager), context()  # the resolve never reached it
+
+        bridge.start()
+        wait_until("the resolve was lost", lambda: "CRASH-1" not in alerts(alertmanager), 40, context)
+    finally:
+        cut_off.stop()
         bridge.stop()
         worker.cleanup()
