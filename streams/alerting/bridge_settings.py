@@ -27,6 +27,7 @@ ALERT_BRIDGE_ENVIRONMENT: dict[str, str] = {
 }
 
 PRIORITIES: tuple[str, ...] = get_args(Priority)
+MAX_REFRESH_SECONDS = 86400
 _FRACTION = re.compile(r"(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)")
 
 
@@ -45,8 +46,17 @@ class BridgeSettings:
             alertmanager_url=_url(env, "TICKET_SLO_ALERTMANAGER_URL", defaults.alertmanager_url),
             priorities=_priorities(env, "TICKET_SLO_ALERT_PRIORITIES", defaults.priorities),
             warnings=_warnings(env, "TICKET_SLO_ALERT_WARNINGS", defaults.warnings),
-            refresh_seconds=seconds_setting(env, "TICKET_SLO_ALERT_REFRESH", defaults.refresh_seconds),
+            refresh_seconds=_refresh(env, "TICKET_SLO_ALERT_REFRESH", defaults.refresh_seconds),
         )
+
+
+def _refresh(env: Mapping[str, str], name: str, default: float) -> float:
+    """At most a day: an alert stays open three refreshes past the last post, and longer than
+    that would keep paging for days after the bridge is gone."""
+    value = seconds_setting(env, name, default)
+    if value > MAX_REFRESH_SECONDS:
+        raise SettingsError(f"{name}={env[name]!r} must be at most 1 day ({MAX_REFRESH_SECONDS} s)")
+    return value
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

@@ -37,6 +37,7 @@ def test_values_are_read() -> None:
     ("TICKET_SLO_ALERT_WARNINGS", "most", "is not last, all, none"),
     ("TICKET_SLO_ALERT_REFRESH", "0", "must be a positive"),
     ("TICKET_SLO_ALERT_REFRESH", "soon", "is not a number of seconds"),
+    ("TICKET_SLO_ALERT_REFRESH", "2d", "must be at most 1 day"),
 ])
 def test_a_bad_value_names_the_variable(name: str, value: str, says: str) -> None:
     with pytest.raises(SettingsError, match=f"{name}='{value}'.*{says}"):
