@@ -30,6 +30,7 @@ from kafka import TopicPartition
 from kafka.structs import OffsetAndMetadata
 from pydantic import TypeAdapter, ValidationError
 
+from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.schemas.outputs import SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
 from ticket_slo.streams.alerting.alert_book import AlertBook, AlertChanges
 from ticket_slo.streams.alerting.alertmanager import AlertmanagerClient, AlertmanagerError, alert_payload, firing_until
@@ -112,8 +113,13 @@ class AlertBridge:
                                  client_id=self.group_id)
         producer = make_producer(self.settings, client_id=self.group_id)
         try:
-            inputs = [TopicPartition(topic, p) for topic in (topics.breaches, topics.warnings, topics.outcomes)
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            inputs = []
+            for topic in (topics.breaches, topics.warnings, topics.outcomes):
+                partitions = consumer.partitions_for_topic(topic)
+                if not partitions:
+                    raise TicketSloError(f"alert-bridge: topic {topic!r} has no partitions at "
+                                         f"{self.settings.bootstrap_servers} (check TICKET_SLO_TOPIC_PREFIX)")
+                inputs += [TopicPartition(topic, p) for p in sorted(partitions)]
             consumer.assign(inputs)
             log.info("%s: reading %s, %s, %s as group %s; posting to %s every %gs",
                      READY_MARKER, topics.breaches, topics.warnings, topics.outcomes, self.group_id,

@@ -16,7 +16,8 @@ import json
 import logging
 import time
 
-from kafka import TopicPartition
+from kafka import KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.streams.alerting.ticket_alerts import TicketAlerts
@@ -64,20 +65,19 @@ def read_open_alerts(settings: Settings, topic: str, timeout: float = 120.0) -> 
         consumer.close()
 
 
-def _decode(record: object) -> TicketAlerts | None:
+def _decode(record: ConsumerRecord) -> TicketAlerts | None:
     try:
-        return TicketAlerts.from_bytes(record.value)  # type: ignore[attr-defined]
+        return TicketAlerts.from_bytes(record.value)
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("alert-bridge: skipped an unreadable state record at %s/%d offset %d: %s",
-                    record.topic, record.partition, record.offset, exc)  # type: ignore[attr-defined]
+                    record.topic, record.partition, record.offset, exc)
         return None
 
 
-def write_states(producer: object, topic: str, states: dict[tuple[str, str], TicketAlerts | None]) -> None:
+def write_states(producer: KafkaProducer, topic: str, states: dict[tuple[str, str], TicketAlerts | None]) -> None:
     """Write each state (None: a tombstone) and wait until the broker has every one."""
-    futures = [producer.send(topic, key=state_key(*key),  # type: ignore[attr-defined]
-                             value=state.to_bytes() if state is not None else None)
+    futures = [producer.send(topic, key=state_key(*key), value=state.to_bytes() if state is not None else None)
                for key, state in states.items()]
-    producer.flush()  # type: ignore[attr-defined]
+    producer.flush()
     for future in futures:
         future.get(timeout=30)
