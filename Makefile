@@ -22,7 +22,8 @@ ifndef KAFKA_BOOTSTRAP_SERVERS
 endif
 
 # promtool and the Prometheus server (Debian's prometheus package) check metrics, rules and
-# dashboards in the tests; amtool and Alertmanager (prometheus-alertmanager) the alert routing.
+# dashboards in the tests; amtool and Alertmanager (prometheus-alertmanager) the alert routing
+# and the alert bridge's end-to-end test.
 # Installed when missing and we are root (as in CI); else say how.
 tools:
 	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \

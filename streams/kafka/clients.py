@@ -42,9 +42,11 @@ def make_producer(settings: Settings, *, client_id: str | None = None) -> KafkaP
 
 
 def make_consumer(settings: Settings, *topics: str, group_id: str | None = None,
-                  from_beginning: bool = True, client_id: str | None = None) -> KafkaConsumer:
+                  from_beginning: bool = True, client_id: str | None = None,
+                  auto_commit: bool = True) -> KafkaConsumer:
     """A consumer of ``topics`` (or of none, to assign partitions by hand); without a group it
-    reads without committing offsets.
+    reads without committing offsets. ``auto_commit=False`` leaves the group's commits to the
+    caller, which commits only what it has finished with (the alert bridge).
 
     It never creates a topic by asking for it: the pipeline's topics are created with
     their partition count by ``ensure_topics``, never with the broker's default.
@@ -57,7 +59,7 @@ def make_consumer(settings: Settings, *topics: str, group_id: str | None = None,
             client_id=client_id or f"{settings.app_id}-cli",
             group_id=group_id,
             auto_offset_reset="earliest" if from_beginning else "latest",
-            enable_auto_commit=group_id is not None,
+            enable_auto_commit=group_id is not None and auto_commit,
             allow_auto_create_topics=False,
             **connect_options(),
             **kafka_python_security(settings),

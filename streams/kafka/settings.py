@@ -18,7 +18,8 @@ from pydantic_core import PydanticCustomError
 from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.schemas.policy import parse_duration
 
-__all__ = ["Settings", "SettingsError", "Secret", "ENVIRONMENT", "TopicNames", "SECURITY_PROTOCOLS", "SASL_MECHANISMS"]
+__all__ = ["Settings", "SettingsError", "Secret", "ENVIRONMENT", "TopicNames", "SECURITY_PROTOCOLS", "SASL_MECHANISMS",
+           "seconds_setting"]
 
 #: Environment variable → what it sets. The README and the compose checks read this.
 ENVIRONMENT: dict[str, str] = {
@@ -272,6 +273,11 @@ def _seconds(env: Mapping[str, str], name: str, default: float, *, allow_zero: b
         raise SettingsError(f"{name}={raw!r} must be a {'non-negative' if allow_zero else 'positive'} "
                             f"finite number of seconds")
     return value
+
+
+def seconds_setting(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive time setting of another command (the alert bridge's), read like the worker's."""
+    return _seconds(env, name, default)
 
 
 def _duration(name: str, raw: str, allow_zero: bool) -> float:

@@ -104,6 +104,12 @@ def _parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParse
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
     tail.set_defaults(handler=_tail)
 
+    bridge = commands.add_parser(
+        "alert-bridge", help="keep one Alertmanager alert per breached ticket, from the output topics")
+    bridge.add_argument("--policy", type=Path,
+                        help="SLO policy file, for each plan's last warning (default: $TICKET_SLO_POLICY or the shipped one)")
+    bridge.set_defaults(handler=_alert_bridge)
+
     from ticket_slo.streams.bench.command import add_bench_command  # the benchmark itself loads only when run
 
     add_bench_command(commands)
@@ -197,6 +203,12 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         consumer.close()
     return 0
+
+
+def _alert_bridge(args: argparse.Namespace, settings: Settings) -> int:
+    from ticket_slo.streams.tools.alert_bridge import run_alert_bridge
+
+    return run_alert_bridge(load_policy_of(args, settings), settings)
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:

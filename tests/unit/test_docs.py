@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ticket_slo.agents.metrics import METRIC_NAMES
+from ticket_slo.streams.alerting.bridge_settings import ALERT_BRIDGE_ENVIRONMENT
 from ticket_slo.streams.kafka.settings import ENVIRONMENT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,7 +73,7 @@ def broken_links(path: Path) -> list[str]:
 
 
 def test_readme_lists_every_setting_and_nothing_else() -> None:
-    assert first_column(section(README, "Settings")) == set(ENVIRONMENT)
+    assert first_column(section(README, "Settings")) == set(ENVIRONMENT) | set(ALERT_BRIDGE_ENVIRONMENT)
 
 
 def test_readme_keeps_the_two_commands() -> None:

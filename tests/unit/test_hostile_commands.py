@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from ticket_slo.streams.alerting.bridge_settings import ALERT_BRIDGE_ENVIRONMENT
 from ticket_slo.streams.kafka.settings import ENVIRONMENT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -254,6 +255,24 @@ def generated_environment_cases(rng: random.Random) -> Iterator[Case]:
                env=(*SSL, ("KAFKA_SSL_KEYFILE", f"{SCRATCH}/a-file")))
     yield Case("KAFKA_SSL_CHECK_HOSTNAME not a boolean", replay,
                env=(*SSL, ("KAFKA_SSL_CHECK_HOSTNAME", rng.choice([_word(rng) + "x", "2", "\udcff"]))))
+    yield from generated_alert_bridge_cases(rng)
+
+
+def generated_alert_bridge_cases(rng: random.Random) -> Iterator[Case]:
+    """The alert bridge's own settings, refused before it reaches the broker or Alertmanager."""
+    bridge = cli("alert-bridge")
+    for family, value in bad_numbers(rng, 2, valid=("empty",)):
+        yield Case(f"TICKET_SLO_ALERT_REFRESH {family} {value!r}", bridge, env=(("TICKET_SLO_ALERT_REFRESH", value),))
+    urls = ["alertmanager:9093", f"ftp://{_word(rng)}:9093", "http://", f"http://{_word(rng)}:{rng.randint(65536, 10**6)}",
+            f"http://{_word(rng)}:{_word(rng)}", f"http://am:9093/?{_word(rng)}=1", " ", "\udcff", _word(rng)]
+    for value in rng.sample(urls, 3):
+        yield Case(f"TICKET_SLO_ALERTMANAGER_URL {value!r}", bridge, env=(("TICKET_SLO_ALERTMANAGER_URL", value),))
+    priorities = [_word(rng), "P5", "P1;P2", "P0,P1", "\udcff", "1"]
+    for value in rng.sample(priorities, 2):
+        yield Case(f"TICKET_SLO_ALERT_PRIORITIES {value!r}", bridge, env=(("TICKET_SLO_ALERT_PRIORITIES", value),))
+    warnings = [_word(rng) + "x", "1.5", "0", "1", "-0.5", "0.9,x", "nan", "\udcff", ",,"]
+    for value in rng.sample(warnings, 2):
+        yield Case(f"TICKET_SLO_ALERT_WARNINGS {value!r}", bridge, env=(("TICKET_SLO_ALERT_WARNINGS", value),))
 
 
 #: Settings this test cannot refuse without a broker, and where they are checked instead.
@@ -401,7 +420,7 @@ def test_refused_with_one_line_and_its_exit_code(case: Case, outcomes: dict[str,
 def test_every_setting_gets_hostile_values() -> None:
     """A new setting must come with bad values here, or a reason why it cannot."""
     covered = {name for case in CASES for name, _ in case.env}
-    assert set(ENVIRONMENT) - covered - set(UNCHECKED_HERE) == set()
+    assert (set(ENVIRONMENT) | set(ALERT_BRIDGE_ENVIRONMENT)) - covered - set(UNCHECKED_HERE) == set()
 
 
 def test_the_check_itself_catches_a_traceback_a_second_line_and_a_wrong_code() -> None:

@@ -93,3 +93,16 @@ def test_the_checks_catch_a_violation(tmp_path: Path, forbidden: tuple[str, ...]
 def test_every_module_has_a_name_under_ticket_slo() -> None:
     for path in python_files("schemas", "streams", "agents"):
         assert module_of(path).startswith("ticket_slo."), path
+
+
+def test_the_alert_rules_do_no_io() -> None:
+    """Which alerts exist is decided without Kafka, HTTP or a clock, so that it is unit-tested alone."""
+    rules = [path.relative_to(REPO).as_posix() for path in python_files("streams/alerting")
+             if path.name in ("ticket_alerts.py", "alert_book.py")]
+    assert len(rules) == 2
+    forbidden = ("ticket_slo.streams.kafka", "ticket_slo.streams.tools", "ticket_slo.agents", "kafka", "aiokafka",
+                 "urllib", "http", "socket", "asyncio", "time", "logging", "ticket_slo.streams.alerting.bridge",
+                 "ticket_slo.streams.alerting.alertmanager", "ticket_slo.streams.alerting.open_alerts_topic")
+    bad = [problem for problem in violations(("streams/alerting",), forbidden)
+           if problem.split(":")[0] in rules]
+    assert bad == []
