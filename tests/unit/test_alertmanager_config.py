@@ -19,7 +19,7 @@ from tests.unit.test_prometheus_rules import ALERTMANAGER_CONFIG, alert_rules, l
 
 #: Labels of the alert bridge's per-ticket alerts (ticket-slo alert-bridge), which reach
 #: Alertmanager without Prometheus.
-BRIDGE_ALERTS = {"TicketSloTicketBreached"}
+BRIDGE_ALERTS = {"TicketSloTicketBreached", "TicketSloTicketAtRisk"}
 
 
 def amtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -71,6 +71,12 @@ def test_the_bridges_ticket_pages_reach_the_support_duty_manager_not_the_platfor
     labels = {"alertname": "TicketSloTicketBreached", "severity": "page", "priority": "P1",
               "plan": "default", "objective": "first_response", "ticket_id": "T-1"}
     assert receiver_for(labels) == "support-duty-manager"
+
+
+def test_the_bridges_last_warnings_reach_the_support_queue_without_paging() -> None:
+    labels = {"alertname": "TicketSloTicketAtRisk", "severity": "warning", "priority": "P1",
+              "plan": "default", "objective": "first_response", "ticket_id": "T-1"}
+    assert receiver_for(labels) == "support-tickets"
 
 
 def test_staffing_alerts_are_grouped_per_slo_so_a_storm_is_one_notification() -> None:
