@@ -20,6 +20,7 @@ from prometheus_client import (
 )
 from prometheus_client import gc_collector, platform_collector, process_collector
 
+from ticket_slo.agents.batch_histogram import BatchHistogram
 from ticket_slo.schemas.events import EVENT_TYPES, PRIORITIES, TicketEvent, TicketOpened
 from ticket_slo.schemas.objectives import FIRST_RESPONSE, OBJECTIVES
 from ticket_slo.schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
@@ -28,7 +29,7 @@ from ticket_slo.schemas.validation import REASONS
 from ticket_slo.streams.core.effects import Applied, Effect, Ignored
 from ticket_slo.streams.core.emission import Emission, output_type
 
-__all__ = ["SloMetrics", "METRIC_NAMES", "IGNORED_REASONS", "CLOCK_STATES", "RUNNING", "BREACHED", "OTHER_PLAN",
+__all__ = ["SloMetrics", "AppliedTally", "METRIC_NAMES", "IGNORED_REASONS", "CLOCK_STATES", "RUNNING", "BREACHED", "OTHER_PLAN",
            "elapsed_buckets", "threshold_label"]
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,61 @@ def elapsed_buckets(targets: Iterable[float]) -> list[float]:
     return sorted(set(BASE_ELAPSED_BUCKETS) | {float(t) for t in targets})
 
 
+class AppliedTally:
+    """What a batch's events did, counted in plain dicts and added to the metric families
+    once per batch: counting each event on the families directly cost 2.2 µs per event
+    (measured 2026-11-30), about 7 % of the worker's time per event."""
+
+    __slots__ = ("_metrics", "_wall", "_types", "_ignored", "_clocks", "_not_eligible", "_duplicates", "_lags")
+
+    def __init__(self, metrics: "SloMetrics", wall_now: float) -> None:
+        self._metrics = metrics
+        #: When the batch was read: each event's lag is measured against it.
+        self._wall = wall_now
+        self._types: dict[str, int] = {}
+        self._ignored: dict[str, int] = {}
+        self._clocks: dict[str, int] = {}
+        self._not_eligible = 0
+        self._duplicates = 0
+        self._lags: list[float] = []
+
+    def add(self, event: TicketEvent, applied: Applied) -> None:
+        """One valid event and what the engine did with it."""
+        effect = applied.effect
+        if effect is Effect.DUPLICATE:
+            self._duplicates += 1
+            return
+        types = self._types
+        types[event.type] = types.get(event.type, 0) + 1
+        for reason in applied.ignored:
+            self._ignored[reason.value] = self._ignored.get(reason.value, 0) + 1
+        lag = self._wall - event.occurred_at.timestamp()
+        self._lags.append(lag if lag > 0.0 else 0.0)
+        if effect is Effect.CLOCK_STARTED and isinstance(event, TicketOpened):
+            self._clocks[event.priority] = self._clocks.get(event.priority, 0) + 1
+        elif effect is Effect.NOT_ELIGIBLE:
+            self._not_eligible += 1
+
+    def flush(self) -> None:
+        """Add what was counted to the metric families, and start again from zero."""
+        metrics = self._metrics
+        child = metrics.child
+        for name, count in self._types.items():
+            child(metrics.events, name).inc(count)
+        for reason, count in self._ignored.items():
+            child(metrics.ignored, reason).inc(count)
+        for priority, count in self._clocks.items():
+            child(metrics.clocks_started, FIRST_RESPONSE, priority).inc(count)
+        if self._not_eligible:
+            metrics.not_eligible.inc(self._not_eligible)
+        if self._duplicates:
+            metrics.duplicates.inc(self._duplicates)
+        if self._lags:
+            metrics.event_lag.observe_many(self._lags)
+        self._types, self._ignored, self._clocks, self._lags = {}, {}, {}, []
+        self._not_eligible = self._duplicates = 0
+
+
 class SloMetrics:
     """The metric families of one worker process."""
 
@@ -133,9 +189,9 @@ class SloMetrics:
                                    ["objective", "priority"], registry=r)
         self.owned_partitions = Gauge("ticket_slo_owned_partitions",
                                       "Partitions of ticket-events this worker owns.", registry=r)
-        self.event_lag = Histogram("ticket_slo_event_lag_seconds",
-                                   "Processing time minus occurred_at of valid events.",
-                                   buckets=LAG_BUCKETS, registry=r)
+        self.event_lag = BatchHistogram("ticket_slo_event_lag_seconds",
+                                        "Processing time minus occurred_at of valid events.",
+                                        LAG_BUCKETS, registry=r)
         self.breach_delay = Histogram("ticket_slo_breach_delay_seconds",
                                       "Publication time minus deadline of slo.breached events.",
                                       buckets=BREACH_DELAY_BUCKETS, registry=r)
@@ -164,7 +220,7 @@ class SloMetrics:
         count that first increase.
         """
         for event_type in EVENT_TYPES:
-            self._child(self.events, event_type)
+            self.child(self.events, event_type)
         for reason in REASONS:
             self.invalid.labels(reason)
         for reason in IGNORED_REASONS:
@@ -188,7 +244,7 @@ class SloMetrics:
         log.info("metrics at http://%s:%d/metrics", address, bound)
         return bound
 
-    def _child(self, family: Any, *labels: str) -> Any:
+    def child(self, family: Any, *labels: str) -> Any:
         """``family.labels(*labels)``, looked up once: about a microsecond per call saved on the
         path of every event and output (counters and histograms only; their series are never removed)."""
         key = (family, labels)
@@ -199,39 +255,35 @@ class SloMetrics:
 
     def record_applied(self, event: TicketEvent, applied: Applied, wall_now: float) -> None:
         """Count one valid event by what the engine says it did."""
-        if applied.effect is Effect.DUPLICATE:
-            self.duplicates.inc()
-            return
-        self._child(self.events, event.type).inc()
-        for reason in applied.ignored:
-            self._child(self.ignored, reason.value).inc()
-        self.event_lag.observe(max(0.0, wall_now - event.occurred_at.timestamp()))
-        if applied.effect is Effect.CLOCK_STARTED and isinstance(event, TicketOpened):
-            self._child(self.clocks_started, FIRST_RESPONSE, event.priority).inc()
-        elif applied.effect is Effect.NOT_ELIGIBLE:
-            self.not_eligible.inc()
+        tally = self.tally(wall_now)
+        tally.add(event, applied)
+        tally.flush()
+
+    def tally(self, wall_now: float) -> "AppliedTally":
+        """A tally of a batch read at ``wall_now``, added to the metric families by its ``flush``."""
+        return AppliedTally(self, wall_now)
 
     def record_emission(self, emission: Emission, wall_now: float) -> None:
         """Count one published output event, under the family of its engine counter."""
         self._output_recorders[output_type(emission.model).counter](emission.model, wall_now)
 
     def _record_breach(self, model: SloBreached, wall_now: float) -> None:
-        self._child(self.breaches, model.objective, model.priority).inc()
+        self.child(self.breaches, model.objective, model.priority).inc()
         self.breach_delay.observe(max(0.0, wall_now - model.deadline.timestamp()))
 
     def _record_retraction(self, model: SloBreachRetracted, wall_now: float) -> None:
-        self._child(self.retractions, model.objective, model.priority).inc()
+        self.child(self.retractions, model.objective, model.priority).inc()
 
     def _record_warning(self, model: SloAtRisk, wall_now: float) -> None:
-        self._child(self.at_risk, model.objective, model.priority, threshold_label(model.threshold)).inc()
+        self.child(self.at_risk, model.objective, model.priority, threshold_label(model.threshold)).inc()
 
     def _record_outcome(self, model: SloCompleted, wall_now: float) -> None:
         plan = model.plan if model.plan in self._plans else OTHER_PLAN
-        self._child(self.outcomes, model.objective, model.priority, "met" if model.met else "breached", plan).inc()
-        self._child(self.elapsed, model.objective, model.priority).observe(model.elapsed_seconds)
+        self.child(self.outcomes, model.objective, model.priority, "met" if model.met else "breached", plan).inc()
+        self.child(self.elapsed, model.objective, model.priority).observe(model.elapsed_seconds)
 
     def _record_dead_letter(self, model: DeadLetter, wall_now: float) -> None:
-        self._child(self.invalid, model.reason).inc()
+        self.child(self.invalid, model.reason).inc()
 
     def set_ownership(self, partitions: int, open_clocks: Mapping[tuple[str, str, str], int],
                       next_deadline: Mapping[tuple[str, str], float]) -> None:

@@ -372,7 +372,9 @@ class Tracker:
             clock = caught_up
         else:
             clock = catching_up
-        writes = self._batchers[partition].take(records, clock, wall, self._on_applied)
+        tally = self._metrics.tally(wall)
+        writes = self._batchers[partition].take(records, clock, wall, tally.add)
+        tally.flush()
         if writes.events > writes.duplicates:
             self._progress.add("events", writes.events - writes.duplicates)
         if writes.duplicates:
@@ -392,9 +394,6 @@ class Tracker:
             if batch.emissions or batch.changelog:
                 writes.append(batch)
         return writes
-
-    def _on_applied(self, event: TicketEvent, applied: Applied) -> None:
-        self._metrics.record_applied(event, applied, self._wall())
 
     async def _publish(self, io: TrackerIO, writes: list[BatchWrites], wall: float) -> None:
         """Step 3: hand the outputs to the producer; their batch's state waits for their delivery.

@@ -57,7 +57,7 @@ from ticket_slo.streams.core.effects import Applied, Effect, Ignored
 from ticket_slo.streams.core.emission import Emission, EventSource, output_type
 from ticket_slo.streams.core.engine_stats import EngineStats
 from ticket_slo.streams.core.state_store import StateStore
-from ticket_slo.streams.core.ticket_state import SEEN_LIMIT, BufferedEvent, Phase, TicketState
+from ticket_slo.streams.core.ticket_state import SEEN_LIMIT, BufferedEvent, Phase, TicketState, event_id_hash
 from ticket_slo.streams.core.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds, seconds_to_micros
 from ticket_slo.streams.core.soonest_deadlines import DeadlineKey, SoonestDeadlines
 from ticket_slo.streams.core.timer_index import TimerIndex
@@ -129,11 +129,12 @@ class SloEngine:
         ticket_id = event.ticket_id
         record = self._store.get(ticket_id)
         state = TicketState() if record is None else TicketState.from_record(record)
-        if state.has_seen(event.event_id):
+        digest = event_id_hash(event.event_id)
+        if state.has_seen_hash(digest):
             self.stats.duplicates += 1
             return Applied(Effect.DUPLICATE, [])
         old_due, old_priority, old_deadline = state.due, _running_priority(state), _deadline_key(state)
-        state.remember(event.event_id, self._seen_limit)
+        state.remember_hash(digest, self._seen_limit)
         self.stats.events += 1
         out: list[BaseModel] = []
         ignored: tuple[Ignored, ...] = ()

@@ -132,11 +132,19 @@ class TicketState:
     # -- de-duplication -------------------------------------------------------------
 
     def has_seen(self, event_id: str) -> bool:
-        return f",{event_id_hash(event_id)}," in self.seen
+        return self.has_seen_hash(event_id_hash(event_id))
 
     def remember(self, event_id: str, limit: int = SEEN_LIMIT) -> None:
         """Add an id; forget the oldest beyond ``limit`` so the state stays bounded."""
-        seen = self.seen + event_id_hash(event_id) + ","
+        self.remember_hash(event_id_hash(event_id), limit)
+
+    def has_seen_hash(self, digest: str) -> bool:
+        """``has_seen`` for an id already hashed (``event_id_hash``): the engine hashes each once."""
+        return f",{digest}," in self.seen
+
+    def remember_hash(self, digest: str, limit: int = SEEN_LIMIT) -> None:
+        """``remember`` for an id already hashed."""
+        seen = self.seen + digest + ","
         excess = (len(seen) - 1) // _ENTRY - limit
         if excess > 0:
             seen = seen[excess * _ENTRY :]

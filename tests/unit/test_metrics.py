@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -126,3 +128,58 @@ def test_outcomes_are_counted_by_the_policys_plans_and_any_other_plan_is_folded_
     plans = {labels["plan"]: value for name, labels, value in samples(metrics)
              if name == "ticket_slo_outcomes_total" and labels["priority"] == "P2" and labels["result"] == "met"}
     assert plans == {"default": 0.0, "gold": 2.0, "(other)": 2.0}
+
+
+def test_the_batch_histogram_exposes_what_prometheus_clients_histogram_would() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from ticket_slo.agents.batch_histogram import BatchHistogram
+
+    values = [0.0, 0.05, 0.0500001, 0.3, 1.0, 2.5, 7.0, 29.9, 4000.0, 0.1, 0.1]
+    theirs, ours = CollectorRegistry(), CollectorRegistry()
+    reference = Histogram("lag_seconds", "help", buckets=(0.05, 0.1, 0.25, 1, 2.5, 10, 3600), registry=theirs)
+    for value in values:
+        reference.observe(value)
+    batch = BatchHistogram("lag_seconds", "help", (0.05, 0.1, 0.25, 1, 2.5, 10, 3600), registry=ours)
+    batch.observe_many(values[:4])
+    batch.observe_many(values[4:])
+
+    def exposed(registry: CollectorRegistry) -> list[tuple[str, dict[str, str], float]]:
+        text = generate_latest(registry).decode()
+        return sorted((s.name, sorted(s.labels.items()), s.value) for f in text_string_to_metric_families(text) for s in f.samples
+                      if not s.name.endswith("_created"))
+
+    assert exposed(ours) == exposed(theirs)
+    assert ("lag_seconds_bucket", [("le", "0.05")], 2.0) in exposed(ours), "upper bounds are inclusive"
+
+
+def test_a_batch_tally_counts_what_one_call_per_event_counts() -> None:
+    from ticket_slo.schemas.validation import parse_event
+    from ticket_slo.streams.core.effects import Applied, Effect, Ignored
+
+    def event(n: int, kind: str, **fields: str) -> Any:
+        body = {"event_id": f"e{n}", "type": kind, "ticket_id": f"T-{n % 3}", "occurred_at": "2026-11-30T10:00:00Z",
+                **fields}
+        return parse_event(json.dumps(body).encode())
+
+    applied = [
+        (event(1, "ticket.opened", priority="P1", customer_id="c"), Applied(Effect.CLOCK_STARTED, [])),
+        (event(2, "ticket.opened", priority="P3", customer_id="c"), Applied(Effect.NOT_ELIGIBLE, [])),
+        (event(3, "ticket.acknowledged"), Applied(Effect.APPLIED, [])),
+        (event(4, "ticket.acknowledged"), Applied(Effect.DUPLICATE, [])),
+        (event(5, "ticket.closed"), Applied(Effect.IGNORED, [], (Ignored.TICKET_CLOSED,))),
+    ]
+    one_by_one, batched = SloMetrics([30.0]), SloMetrics([30.0])
+    wall = 1_764_500_000.0
+    for ev, what in applied:
+        one_by_one.record_applied(ev, what, wall)
+    tally = batched.tally(wall)
+    for ev, what in applied:
+        tally.add(ev, what)
+    assert {value for name, _, value in samples(batched)
+            if name.startswith("ticket_slo_events") and name.endswith("_total")} == {0.0}, "nothing before the flush"
+    tally.flush()
+    counted = [s for s in samples(batched) if s[0].startswith("ticket_slo_") and not s[0].endswith("_created")]
+    assert counted == [s for s in samples(one_by_one) if s[0].startswith("ticket_slo_") and not s[0].endswith("_created")]
+    assert ("ticket_slo_events_duplicate_total", {}, 1.0) in counted
+    assert ("ticket_slo_event_lag_seconds_count", {}, 4.0) in counted
