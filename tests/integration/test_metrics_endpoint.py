@@ -82,7 +82,7 @@ def test_metrics_count_what_the_worker_did(kafka_bootstrap: str, worker: WorkerP
     assert samples[("ticket_slo_clocks_started_total", (fr, ("priority", "P1")))] == 1
     assert samples[("ticket_slo_breaches_total", (fr, ("priority", "P1")))] == 1
     assert samples[("ticket_slo_at_risk_total", (fr, ("priority", "P1"), ("threshold", "0.5")))] == 1
-    assert samples[("ticket_slo_outcomes_total", (fr, ("priority", "P2"), ("result", "met")))] == 1
+    assert samples[("ticket_slo_outcomes_total", (fr, ("plan", "default"), ("priority", "P2"), ("result", "met")))] == 1
     assert samples[("ticket_slo_elapsed_seconds_bucket", (("le", "3600.0"), fr, ("priority", "P2")))] == 1
     assert samples[("ticket_slo_elapsed_seconds_bucket", (("le", "2.0"), fr, ("priority", "P2")))] == 0
     assert samples[("ticket_slo_elapsed_seconds_sum", (fr, ("priority", "P2")))] == 30

@@ -27,7 +27,7 @@ that checked nothing.
 
 What is compared, and why (``agents/metrics.py``):
 
-- ``ticket_slo_outcomes_total`` (labels objective, priority, result) counts each
+- ``ticket_slo_outcomes_total`` (labels objective, priority, result, plan) counts each
   ``slo.completed`` published for the first time; summed over all labels and both workers
   it must equal the distinct ``slo.completed`` records on the outcomes topic (identity:
   ticket, met, elapsed seconds, as in ``replay_oracle.output_key``; an outcome carries no
