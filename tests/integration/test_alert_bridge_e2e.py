@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from tests.integration.kafka_io import consume, produce
+from tests.integration.monitoring_servers import alertmanager_server
 from tests.integration.worker_process import WorkerProcess, free_port
 
 pytestmark = pytest.mark.integration
@@ -49,32 +49,10 @@ receivers:
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
     """Debian's Alertmanager on a free loopback port, with its own config and storage, no cluster."""
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    assert binary, "Alertmanager is missing: apt-get install prometheus-alertmanager (make tools does)"
     config = tmp_path / "alertmanager.yml"
     config.write_text(ALERTMANAGER_CONFIG)
-    port = free_port()
-    log_path = tmp_path / "alertmanager.log"
-    process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None, log_path.read_text()[-3000:]
-                assert time.monotonic() < deadline, "Alertmanager did not become ready"
-                time.sleep(0.2)
+    with alertmanager_server(tmp_path, config) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(20)
 
 
 class BridgeProcess:

@@ -7,8 +7,6 @@ them; Alertmanager's own answer says which are inhibited and by what. No broker 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -17,37 +15,15 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.integration.worker_process import free_port
+from tests.integration.monitoring_servers import alertmanager_server
 from tests.unit.test_prometheus_rules import ALERTMANAGER_CONFIG
 
 
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
     """Alertmanager on a free loopback port, clustering off, with the shipped configuration."""
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    assert binary, "Alertmanager is missing: apt-get install prometheus-alertmanager (make tools)"
-    port = free_port()
-    log = (tmp_path / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
-        [binary, f"--config.file={ALERTMANAGER_CONFIG}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "alertmanager.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "Alertmanager did not become ready"
-                time.sleep(0.2)
+    with alertmanager_server(tmp_path, ALERTMANAGER_CONFIG) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(20)
 
 
 def _post(url: str, alerts: list[dict[str, str]]) -> None:

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import time
-import urllib.parse
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,7 +18,8 @@ from typing import Any, Iterator
 import pytest
 
 from tests.integration.kafka_io import consume, produce
-from tests.integration.worker_process import WorkerProcess, free_port
+from tests.integration.monitoring_servers import prometheus_query, prometheus_server, prometheus_wait_for
+from tests.integration.worker_process import WorkerProcess
 from tests.unit.test_grafana_dashboard import queries
 
 pytestmark = pytest.mark.integration
@@ -52,58 +49,19 @@ def substitute(expr: str) -> str:
 def prometheus(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A Prometheus server with the shipped rules; the day-scale group every second, not every
     2 minutes, so its series exist within the test's time (the expressions are unchanged)."""
-    binary = shutil.which("prometheus")
-    assert binary, "the Prometheus server is missing: apt-get install prometheus"
     rules = tmp_path / "rules"
     rules.mkdir()
     for path in RULES.glob("*.yml"):
         (rules / path.name).write_text(path.read_text().replace("interval: 2m", "interval: 1s"))
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    targets = tmp_path / "targets.json"
-    targets.write_text("[]")
-    config.write_text(f"""
-global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-rule_files: ["{rules}/*.yml"]
-scrape_configs:
-  - job_name: ticket-slo
-    file_sd_configs: [{{files: ["{targets}"], refresh_interval: 1s}}]
-""")
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "Prometheus did not become ready"
-                time.sleep(0.2)
-        yield url, targets
-    finally:
-        process.terminate()
-        process.wait(20)
+    with prometheus_server(tmp_path, rules) as server:
+        yield server
 
 
-def _query(url: str, expr: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=10) as r:
-        body = json.load(r)
-    assert body["status"] == "success", (expr, body)
-    return body["data"]["result"]
+_query = prometheus_query
 
 
 def _wait_for(url: str, expr: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not _query(url, expr):
-        assert time.monotonic() < deadline, f"Prometheus never answered {expr!r}"
-        time.sleep(1)
+    prometheus_wait_for(url, expr, timeout)
 
 
 def _by_priority(result: list[dict[str, Any]]) -> dict[str, float]:

@@ -8,19 +8,16 @@ Prometheus's HTTP API.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
-import urllib.parse
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 from tests.integration.kafka_io import consume, produce
-from tests.integration.worker_process import WorkerProcess, free_port
+from tests.integration.monitoring_servers import prometheus_query, prometheus_server, prometheus_wait_for
+from tests.integration.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -36,58 +33,13 @@ plans:
 
 @pytest.fixture
 def prometheus(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A Prometheus server on a free loopback port; the test writes its scrape target."""
-    binary = shutil.which("prometheus")
-    assert binary, "the Prometheus server is missing: apt-get install prometheus"
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    targets = tmp_path / "targets.json"
-    targets.write_text("[]")
-    config.write_text(f"""
-global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-rule_files: ["{RULES}/*.yml"]
-scrape_configs:
-  - job_name: ticket-slo
-    file_sd_configs: [{{files: ["{targets}"], refresh_interval: 1s}}]
-""")
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "Prometheus did not become ready"
-                time.sleep(0.2)
-        yield url, targets
-    finally:
-        process.terminate()
-        process.wait(20)
+    """A Prometheus server with the shipped rules; the test writes its scrape target."""
+    with prometheus_server(tmp_path, RULES) as server:
+        yield server
 
 
-def _query(url: str, expr: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=5) as r:
-        body = json.load(r)
-    assert body["status"] == "success", body
-    return body["data"]["result"]
-
-
-def _wait_for(url: str, expr: str, timeout: float = 60) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = _query(url, expr)
-        if result:
-            return result
-        time.sleep(1)
-    raise AssertionError(f"Prometheus never answered {expr!r}")
+_query = prometheus_query
+_wait_for = prometheus_wait_for
 
 
 def test_prometheus_reads_breaches_and_attainment(kafka_bootstrap: str, tmp_path: Path,
