@@ -18,11 +18,10 @@ from typing import Any, Awaitable, Callable, Final, Mapping, Protocol, Sequence
 
 from ticket_slo.agents.metrics import BREACHED, CLOCK_STATES, RUNNING, SloMetrics
 from ticket_slo.agents.progress import ProgressLog
-from ticket_slo.schemas.events import PRIORITIES, TicketEvent
+from ticket_slo.schemas.events import PRIORITIES
 from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.core.clocks import PartitionCatchUp
-from ticket_slo.streams.core.effects import Applied
 from ticket_slo.streams.core.emission import EmissionKind
 from ticket_slo.streams.core.changelog_codec import ChangelogWrite
 from ticket_slo.streams.core.engine import EngineIndex, SloEngine
