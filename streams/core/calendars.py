@@ -179,7 +179,9 @@ class BusinessCalendar:
     def _grow_forward(self) -> None:
         if self._last_year >= _LAST_YEAR:
             raise CalendarError(f"calendar {self.name!r}: target not reached before year {_LAST_YEAR + 1}")
-        self._lay_out(self._first_year, min(_LAST_YEAR, self._last_year + _SPAN_AFTER))
+        # doubling the span keeps a far target's layouts few (each one redoes the whole span)
+        grow_by = max(_SPAN_AFTER, self._last_year - self._first_year)
+        self._lay_out(self._first_year, min(_LAST_YEAR, self._last_year + grow_by))
 
     def _lay_out(self, first_year: int, last_year: int) -> None:
         """Lay out every working interval of ``first_year``..``last_year`` in UTC, with the sums."""
