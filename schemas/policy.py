@@ -202,15 +202,26 @@ class PolicyError(TicketSloError):
         super().__init__(f"{where}: {key_path}: {problem}")
 
 
+class _PolicyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that leaves ``2026-12-24`` a string: pydantic then parses the date
+    and reports an impossible one (``2026-02-30``) with its key and line, not as a crash."""
+
+
+_PolicyLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
-    """Read and validate a YAML policy file (``yaml.safe_load``: no arbitrary objects)."""
+    """Read and validate a YAML policy file (a ``yaml.SafeLoader``: no arbitrary objects)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise PolicyError(path, "(file)", f"cannot read: {reason}") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_PolicyLoader)  # safe: a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(file)"
