@@ -41,8 +41,10 @@ MINUTES_PER_DAY: Final = 24 * 60
 _SPAN_BEFORE: Final = 1
 _SPAN_AFTER: Final = 11
 #: The engine's instants lie between 1970 and 9000; a calendar with too little working
-#: time to reach a target before this year says so instead of searching forever.
-_LAST_YEAR: Final = 9999
+#: time to reach a target after this year says so instead of searching forever. Both
+#: bounds keep local wall times inside what ``datetime`` can hold in any time zone.
+_FIRST_YEAR: Final = 1900
+_LAST_YEAR: Final = 9998
 
 #: Working minutes of one day, as ``(start, end)`` minutes after local midnight; end <= 1440.
 WorkingInterval = tuple[int, int]
@@ -54,7 +56,7 @@ _ONE_SECOND: Final = timedelta(seconds=1)
 
 
 class CalendarError(ValueError):
-    """A calendar that cannot answer: no working time at all, or a target beyond year 9999."""
+    """A calendar that cannot answer: no working time at all, or a target not reached by the end of 9998."""
 
 
 class Calendar(Protocol):
@@ -121,6 +123,10 @@ class BusinessCalendar:
         # _worked_after[i]: the same to _ends[i] (what deadline() bisects).
         self._worked_before: list[int] = []
         self._worked_after: list[int] = []
+        # Instants from local Jan 1 of first year + 1 up to local Jan 1 of the last year
+        # need no layout: _cover's fast path (empty until the first layout).
+        self._margin_low = 1
+        self._margin_high = 0
         #: How many times the span was laid out (tests check that queries inside it do not).
         self.layouts = 0
 
@@ -169,6 +175,8 @@ class BusinessCalendar:
 
     def _cover(self, earliest: int, latest: int) -> None:
         """Make sure the span holds both instants' local years, with a year of margin."""
+        if self._margin_low <= earliest and latest < self._margin_high:
+            return  # the common case: two comparisons, no time-zone arithmetic
         first = _year_of(earliest, self.zone) - 1
         last = _year_of(latest, self.zone) + 1
         if self._last_year < self._first_year:
@@ -185,7 +193,7 @@ class BusinessCalendar:
 
     def _lay_out(self, first_year: int, last_year: int) -> None:
         """Lay out every working interval of ``first_year``..``last_year`` in UTC, with the sums."""
-        first_year = max(first_year, 1)
+        first_year = max(first_year, _FIRST_YEAR)
         last_year = min(last_year, _LAST_YEAR)
         starts: list[int] = []
         ends: list[int] = []
@@ -217,6 +225,8 @@ class BusinessCalendar:
         self._starts, self._ends = starts, ends
         self._worked_before, self._worked_after = worked_before, worked_after
         self._first_year, self._last_year = first_year, last_year
+        self._margin_low = self._instant(date(first_year + 1, 1, 1), 0)
+        self._margin_high = self._instant(date(last_year, 1, 1), 0)
         self.layouts += 1
 
     def _instant(self, day: date, minute: int) -> int:

@@ -306,3 +306,9 @@ def test_the_span_grows_lazily_for_instants_outside_it() -> None:
     calendar = BusinessCalendar("office", "Europe/Berlin", [[(540, 1020)]] * 5 + [[], []])
     far = calendar.deadline(utc(2026, 6, 1, 0, 0), 60 * 5 * 52 * 8 * HOUR)  # 60 years of 5-day weeks
     assert far > utc(2085, 1, 1, 0, 0) and calendar.elapsed(utc(2026, 6, 1, 0, 0), far) == 60 * 5 * 52 * 8 * HOUR
+
+
+def test_a_target_never_reached_is_a_clear_error() -> None:
+    mondays = BusinessCalendar("mondays", "UTC", [[(540, 600)]] + [[]] * 6)  # one hour a week
+    with pytest.raises(CalendarError, match="'mondays': target not reached before year 9999"):
+        mondays.deadline(utc(8990, 1, 1, 0, 0), 2000 * 52 * HOUR)  # 2000 years of Mondays
