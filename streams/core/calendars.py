@@ -36,10 +36,9 @@ __all__ = [
 #: The built-in calendar's name: every instant is working time.
 ALWAYS_ON_NAME: Final = "24/7"
 
-MINUTES_PER_DAY: Final = 24 * 60
-#: Years laid out around the first instant asked about, and added each time the span grows.
-_SPAN_BEFORE: Final = 1
-_SPAN_AFTER: Final = 11
+#: Years laid out ahead of the first instant asked about (a year of margin on either side
+#: of every instant is always added), and the least a span grows by when a target outruns it.
+_SPAN_AFTER: Final = 10
 #: The engine's instants lie between 1970 and 9000; a calendar with too little working
 #: time to reach a target after this year says so instead of searching forever. Both
 #: bounds keep local wall times inside what ``datetime`` can hold in any time zone.
@@ -180,7 +179,7 @@ class BusinessCalendar:
         first = _year_of(earliest, self.zone) - 1
         last = _year_of(latest, self.zone) + 1
         if self._last_year < self._first_year:
-            self._lay_out(first - _SPAN_BEFORE + 1, last + _SPAN_AFTER - 1)
+            self._lay_out(first, last + _SPAN_AFTER)
         elif first < self._first_year or last > self._last_year:
             self._lay_out(min(first, self._first_year), max(last, self._last_year))
 
