@@ -15,11 +15,14 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ticket_slo.schemas.calendar_spec import ALWAYS_ON_CALENDAR, CalendarSpec, HolidaySpec
 from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.schemas.events import PRIORITIES, Priority
 from ticket_slo.schemas.objectives import OBJECTIVES, Objective
 
 __all__ = [
+    "ALWAYS_ON_CALENDAR",
+    "CalendarSpec",
     "DEFAULT_PLAN",
     "DEFAULT_POLICY_PATH",
     "DEFAULT_WARN_AT",
@@ -103,10 +106,11 @@ class Objectives(_Strict):
 
 
 class PlanPolicy(_Strict):
-    """Targets and warning fractions of one plan."""
+    """Targets, warning fractions and the calendar (``24/7`` unless named) of one plan."""
 
     warn_at: tuple[_Fraction, ...] = DEFAULT_WARN_AT
     objectives: Objectives = Objectives()
+    calendar: Annotated[str, Field(min_length=1)] = ALWAYS_ON_CALENDAR
 
     @field_validator("warn_at", mode="after")
     @classmethod
@@ -118,9 +122,10 @@ class PlanPolicy(_Strict):
 
 
 class Policy(_Strict):
-    """All plans; ``default`` is required and catches tickets on unknown plans."""
+    """All plans and their calendars; ``default`` is required and catches tickets on unknown plans."""
 
     plans: dict[Annotated[str, Field(min_length=1)], PlanPolicy]
+    calendars: dict[Annotated[str, Field(min_length=1)], CalendarSpec] = {}
 
     @model_validator(mode="after")
     def _has_default(self) -> Policy:
@@ -130,6 +135,26 @@ class Policy(_Strict):
                 "default_plan_missing", "a 'default' plan is required (plans found: {known})", {"known": known}
             )
         return self
+
+    @model_validator(mode="after")
+    def _calendars_known(self) -> Policy:
+        if ALWAYS_ON_CALENDAR in self.calendars:
+            raise PydanticCustomError(
+                "calendar_built_in", "{name} is built in and cannot be redefined", {"name": repr(ALWAYS_ON_CALENDAR)}
+            )
+        for name, plan in self.plans.items():
+            if plan.calendar != ALWAYS_ON_CALENDAR and plan.calendar not in self.calendars:
+                known = ", ".join([ALWAYS_ON_CALENDAR, *sorted(self.calendars)])
+                raise PydanticCustomError(
+                    "unknown_calendar", "unknown calendar {calendar} (known: {known})",
+                    {"plan": name, "calendar": repr(plan.calendar), "known": known},
+                )
+        return self
+
+    def calendar_spec(self, plan: str) -> CalendarSpec | None:
+        """The calendar of ``plan`` (or of ``default``), or ``None`` for the built-in ``24/7``."""
+        name = self.plan(plan).calendar
+        return None if name == ALWAYS_ON_CALENDAR else self.calendars[name]
 
     def plan(self, name: str) -> PlanPolicy:
         """The plan called ``name``, or ``default`` when there is no such plan."""
@@ -177,15 +202,26 @@ class PolicyError(TicketSloError):
         super().__init__(f"{where}: {key_path}: {problem}")
 
 
+class _PolicyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that leaves ``2026-12-24`` a string: pydantic then parses the date
+    and reports an impossible one (``2026-02-30``) with its key and line, not as a crash."""
+
+
+_PolicyLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
-    """Read and validate a YAML policy file (``yaml.safe_load``: no arbitrary objects)."""
+    """Read and validate a YAML policy file (a ``yaml.SafeLoader``: no arbitrary objects)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise PolicyError(path, "(file)", f"cannot read: {reason}") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_PolicyLoader)  # safe: a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(file)"
@@ -198,14 +234,15 @@ def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
     except ValidationError as error:
         # An unknown key first: it is usually a typo, and it explains the key then missing.
         items = sorted(error.errors(include_url=False), key=lambda item: item["type"] != "extra_forbidden")
-        key_path, problem = _locate(items[0])
+        loc = _loc_of(items[0])
+        key_path, problem = _locate(items[0], loc)
         explained = _missing_beside(items[0], items[1:])
         if explained:
             problem += f"; {', '.join(explained)} {'is' if len(explained) == 1 else 'are'} missing"
         more = len(items) - 1 - len(explained)
         if more:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise PolicyError(path, key_path, problem, _line_of(text, [str(part) for part in items[0]["loc"]])) from None
+        raise PolicyError(path, key_path, problem, _line_of(text, loc)) from None
 
 
 def _missing_beside(first: Any, others: list[Any]) -> list[str]:
@@ -239,9 +276,29 @@ def _line_of(text: str, loc: list[str]) -> int | None:
     return line
 
 
-def _locate(item: Any) -> tuple[str, str]:
+#: Errors raised by a whole-model check, and the key under that model they are about.
+_MODEL_CHECK_KEYS: Final = {
+    "calendar_day_twice": "hours",
+    "calendar_no_hours": "hours",
+    "calendar_subdivision": "subdivision",
+    "calendar_built_in": "calendars",
+}
+
+
+def _loc_of(item: Any) -> list[str]:
+    """The key path of an error as the file spells it: the key a model-wide check is about,
+    not the model; a dictionary key's error at the key itself."""
+    loc = [str(part) for part in item["loc"] if part != "[key]"]
+    kind = item["type"]
+    if kind == "unknown_calendar":
+        return ["plans", str(item["ctx"]["plan"]), "calendar"]
+    if kind in _MODEL_CHECK_KEYS:
+        return [*loc, _MODEL_CHECK_KEYS[kind]] + (["24/7"] if kind == "calendar_built_in" else [])
+    return loc
+
+
+def _locate(item: Any, loc: list[str]) -> tuple[str, str]:
     """Key path and problem for the first validation error, in the file's own terms."""
-    loc = [str(part) for part in item["loc"]]
     kind = item["type"]
     key_path = ".".join(loc) or "plans"
     if kind == "extra_forbidden":
@@ -256,12 +313,15 @@ def _locate(item: Any) -> tuple[str, str]:
         return key_path, f"{item['input']!r} is not a fraction strictly between 0 and 1"
     if kind in ("float_type", "float_parsing"):
         return key_path, f"{item['input']!r} is not a number"
-    if kind.startswith("duration_"):
+    if kind.startswith("duration_") or kind.startswith("calendar_") or kind == "unknown_calendar":
         return key_path, item["msg"]
+    if kind in ("date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"):
+        return key_path, f"{item.get('input')!r} is not a date (write YYYY-MM-DD)"
     if kind in ("dict_type", "model_type"):
         return key_path, f"expected a mapping, got {_yaml_kind(item.get('input'))}"
     if kind in ("tuple_type", "list_type"):
-        return key_path, f"expected a list of fractions, got {_yaml_kind(item.get('input'))}"
+        what = "working intervals" if "hours" in loc[:-1] else "dates" if loc[-1] in ("add", "remove") else "fractions"
+        return key_path, f"expected a list of {what}, got {_yaml_kind(item.get('input'))}"
     return key_path, f"{item['msg']} (got {item.get('input')!r})"
 
 
@@ -275,6 +335,10 @@ def _unknown_key(loc: list[str]) -> str:
         return f"unknown priority {name!r} (known: {', '.join(PRIORITIES)})"
     if depth == 3 and loc[0] == "plans":
         return f"unknown key {name!r} (known: {', '.join(PlanPolicy.model_fields)})"
+    if depth == 3 and loc[0] == "calendars":
+        return f"unknown key {name!r} (known: {', '.join(CalendarSpec.model_fields)})"
+    if depth == 4 and loc[0] == "calendars" and loc[2] == "holidays":
+        return f"unknown key {name!r} (known: {', '.join(HolidaySpec.model_fields)})"
     return f"unknown key {name!r} (known: {', '.join(Policy.model_fields)})"
 
 

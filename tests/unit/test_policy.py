@@ -142,15 +142,15 @@ def test_bad_warn_at(tmp_path: Path, warn_at: str, key: str, problem: str) -> No
 
 def test_unknown_plan_key(tmp_path: Path) -> None:
     error = error_of(tmp_path, "plans:\n  default:\n    warnat: [0.5]\n")
-    assert (error.key_path, error.problem) == ("plans.default.warnat", "unknown key 'warnat' (known: warn_at, objectives)")
+    assert (error.key_path, error.problem) == ("plans.default.warnat", "unknown key 'warnat' (known: warn_at, objectives, calendar)")
 
 
 def test_unknown_top_level_key_and_missing_plans(tmp_path: Path) -> None:
     error = error_of(tmp_path, "plans:\n  default: {}\nplan: 1\n")
-    assert (error.key_path, error.problem) == ("plan", "unknown key 'plan' (known: plans)")
+    assert (error.key_path, error.problem) == ("plan", "unknown key 'plan' (known: plans, calendars)")
     error = error_of(tmp_path, "other: 1\n")
     # The unknown key comes first: it is most likely the missing one, misspelt.
-    assert (error.key_path, error.problem) == ("other", "unknown key 'other' (known: plans); plans is missing")
+    assert (error.key_path, error.problem) == ("other", "unknown key 'other' (known: plans, calendars); plans is missing")
     error = error_of(tmp_path, "{}\n")
     assert error.key_path == "plans" and error.problem.startswith("required key is missing")
 
