@@ -4,6 +4,12 @@ All outputs are keyed by ticket id and serialised with ``model_dump_json()``: fi
 order is the class order, timestamps are RFC 3339 in UTC with a ``Z`` suffix, so the
 same engine input always produces byte-identical output (replay is diffable, and
 at-least-once redelivery produces exact duplicates that consumers can drop).
+
+Every SLO output names the terms its clock runs on: ``plan`` (the contract's plan when
+the policy has a contract for the customer, else the event's), ``contract`` (that
+contract's name, or null), ``calendar`` (whose working time the target, deadline and
+elapsed times are counted in) and ``policy_version`` (the short hash of the policy under
+which the clock's terms were last computed: ``Policy.version``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
+from ticket_slo.schemas.calendar_spec import ALWAYS_ON_CALENDAR
 from ticket_slo.schemas.events import Priority
 from ticket_slo.schemas.objectives import Objective
 
@@ -86,6 +93,9 @@ class SloBreached(_Output):
     plan: str
     customer_id: str
     account_manager: str | None = None
+    contract: str | None = None
+    calendar: str = ALWAYS_ON_CALENDAR
+    policy_version: str | None = None
     started_at: UtcTimestamp
     deadline: UtcTimestamp
     target_seconds: float
@@ -109,6 +119,9 @@ class SloBreachRetracted(_Output):
     priority: Priority
     plan: str
     customer_id: str
+    contract: str | None = None
+    calendar: str = ALWAYS_ON_CALENDAR
+    policy_version: str | None = None
     deadline: UtcTimestamp
     stopped_at: UtcTimestamp | None
     detected_at: UtcTimestamp
@@ -123,6 +136,9 @@ class SloAtRisk(_Output):
     priority: Priority
     plan: str
     customer_id: str
+    contract: str | None = None
+    calendar: str = ALWAYS_ON_CALENDAR
+    policy_version: str | None = None
     threshold: float
     deadline: UtcTimestamp
     remaining_seconds: float
@@ -138,6 +154,9 @@ class SloCompleted(_Output):
     priority: Priority
     plan: str
     customer_id: str
+    contract: str | None = None
+    calendar: str = ALWAYS_ON_CALENDAR
+    policy_version: str | None = None
     started_at: UtcTimestamp
     stopped_at: UtcTimestamp
     elapsed_seconds: float

@@ -7,12 +7,16 @@ the problem, because a policy typo found at deploy time should take seconds to f
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Final
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, WithJsonSchema,
+                      field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from ticket_slo.schemas.calendar_spec import ALWAYS_ON_CALENDAR, CalendarSpec, HolidaySpec
@@ -23,6 +27,7 @@ from ticket_slo.schemas.objectives import OBJECTIVES, Objective
 __all__ = [
     "ALWAYS_ON_CALENDAR",
     "CalendarSpec",
+    "ContractPolicy",
     "DEFAULT_PLAN",
     "DEFAULT_POLICY_PATH",
     "DEFAULT_WARN_AT",
@@ -121,11 +126,26 @@ class PlanPolicy(_Strict):
         return getattr(self.objectives, objective, None)
 
 
+_Name = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class ContractPolicy(_Strict):
+    """A contract: the customers it covers get its plan (and account manager), whatever the
+    ``plan`` field of their events says, because the helpdesk's field is often stale."""
+
+    customers: Annotated[tuple[_Name, ...], Field(min_length=1)]
+    plan: _Name
+    account_manager: _Name | None = None
+
+
 class Policy(_Strict):
-    """All plans and their calendars; ``default`` is required and catches tickets on unknown plans."""
+    """All plans, their calendars and the customers' contracts; ``default`` is required and
+    catches tickets on unknown plans."""
 
     plans: dict[Annotated[str, Field(min_length=1)], PlanPolicy]
     calendars: dict[Annotated[str, Field(min_length=1)], CalendarSpec] = {}
+    contracts: dict[_Name, ContractPolicy] = {}
+    _contract_of: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _has_default(self) -> Policy:
@@ -150,6 +170,37 @@ class Policy(_Strict):
                     {"plan": name, "calendar": repr(plan.calendar), "known": known},
                 )
         return self
+
+    @model_validator(mode="after")
+    def _contracts_consistent(self) -> Policy:
+        owner: dict[str, str] = {}
+        for name, contract in self.contracts.items():
+            if contract.plan not in self.plans:
+                raise PydanticCustomError(
+                    "contract_plan", "unknown plan {plan} (known: {known})",
+                    {"contract": name, "plan": repr(contract.plan), "known": ", ".join(sorted(self.plans))},
+                )
+            for customer in contract.customers:
+                if customer in owner:
+                    raise PydanticCustomError(
+                        "contract_customer_twice", "customer {customer} is already under contract {first}",
+                        {"contract": name, "customer": repr(customer), "first": repr(owner[customer])},
+                    )
+                owner[customer] = name
+        self._contract_of = owner
+        return self
+
+    @cached_property
+    def version(self) -> str:
+        """A short hash of the policy's meaning (not its layout or comments): outputs name the
+        version whose terms their clock was given, so a consumer can tell two policies apart."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+    def contract_for(self, customer_id: str) -> tuple[str, ContractPolicy] | None:
+        """The contract covering ``customer_id`` (its name and terms), or ``None``."""
+        name = self._contract_of.get(customer_id)
+        return None if name is None else (name, self.contracts[name])
 
     def calendar_spec(self, plan: str) -> CalendarSpec | None:
         """The calendar of ``plan`` (or of ``default``), or ``None`` for the built-in ``24/7``."""
@@ -292,6 +343,10 @@ def _loc_of(item: Any) -> list[str]:
     kind = item["type"]
     if kind == "unknown_calendar":
         return ["plans", str(item["ctx"]["plan"]), "calendar"]
+    if kind == "contract_plan":
+        return ["contracts", str(item["ctx"]["contract"]), "plan"]
+    if kind == "contract_customer_twice":
+        return ["contracts", str(item["ctx"]["contract"]), "customers"]
     if kind in _MODEL_CHECK_KEYS:
         return [*loc, _MODEL_CHECK_KEYS[kind]] + (["24/7"] if kind == "calendar_built_in" else [])
     return loc
@@ -313,7 +368,7 @@ def _locate(item: Any, loc: list[str]) -> tuple[str, str]:
         return key_path, f"{item['input']!r} is not a fraction strictly between 0 and 1"
     if kind in ("float_type", "float_parsing"):
         return key_path, f"{item['input']!r} is not a number"
-    if kind.startswith("duration_") or kind.startswith("calendar_") or kind == "unknown_calendar":
+    if kind.startswith(("duration_", "calendar_", "contract_")) or kind == "unknown_calendar":
         return key_path, item["msg"]
     if kind in ("date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"):
         return key_path, f"{item.get('input')!r} is not a date (write YYYY-MM-DD)"
@@ -339,6 +394,8 @@ def _unknown_key(loc: list[str]) -> str:
         return f"unknown key {name!r} (known: {', '.join(CalendarSpec.model_fields)})"
     if depth == 4 and loc[0] == "calendars" and loc[2] == "holidays":
         return f"unknown key {name!r} (known: {', '.join(HolidaySpec.model_fields)})"
+    if depth == 3 and loc[0] == "contracts":
+        return f"unknown key {name!r} (known: {', '.join(ContractPolicy.model_fields)})"
     return f"unknown key {name!r} (known: {', '.join(Policy.model_fields)})"
 
 

@@ -105,6 +105,7 @@ class SloEngine:
             if count < 1:
                 raise ValueError(f"{name} must be at least 1, got {count!r}")
         self.policy = policy
+        self._terms = first_response.Terms(policy)
         self.stats = EngineStats()
         self._store = store
         self._orphan_timeout = seconds_to_micros(orphan_timeout)
@@ -162,7 +163,7 @@ class SloEngine:
             out: list[BaseModel] = []
             delete = False
             if state.phase is Phase.RUNNING:
-                out = first_response.fire_due(ticket_id, state, self.policy, now_us)
+                out = first_response.fire_due(ticket_id, state, self._terms, now_us)
             elif state.phase is Phase.PENDING:
                 out = self._orphan_all(ticket_id, state, now_us)
                 delete = True
@@ -229,16 +230,17 @@ class SloEngine:
         buffered = [event_adapter().validate_json(entry.text) for entry in state.buffer]
         state.buffer = []
         state.buffered_at = None
-        if not self.policy.knows_plan(opened.plan):
+        plan, contract, account_manager = first_response.terms_of(self._terms, opened)
+        if not self.policy.knows_plan(plan):
             self.stats.unknown_plan += 1
-        target = first_response.target_micros(self.policy, opened.plan, opened.priority)
+        target = first_response.target_micros(self.policy, plan, opened.priority)
         if target is None:
             self.stats.not_eligible += 1
             state.retire(Phase.DONE)
             effect = Effect.NOT_ELIGIBLE
         else:
             self.stats.clocks_started += 1
-            first_response.start(state, opened, target)
+            first_response.start(state, opened, self._terms, plan, contract, account_manager, target)
             effect = Effect.CLOCK_STARTED
         buffered.sort(key=lambda event: datetime_to_micros(event.occurred_at))
         ignored: list[Ignored] = []
@@ -272,19 +274,19 @@ class SloEngine:
         occurred = datetime_to_micros(event.occurred_at)
         if event.type == "ticket.closed":
             if state.phase is Phase.RUNNING:
-                out.extend(first_response.stop(ticket_id, state, occurred, now))
+                out.extend(first_response.stop(ticket_id, state, self._terms, occurred, now))
             state.retire(Phase.CLOSED)
             state.closed_at = now
             return None
         if state.phase is not Phase.RUNNING:
             return None
         if event.type in FIRST_RESPONSE_STOPS:
-            out.extend(first_response.stop(ticket_id, state, occurred, now))
+            out.extend(first_response.stop(ticket_id, state, self._terms, occurred, now))
             state.retire(Phase.DONE)
         elif isinstance(event, TicketPriorityChanged):
             out.extend(
                 first_response.change_priority(
-                    ticket_id, state, self.policy, event.priority, occurred, now, fire_at_once=fire_at_once
+                    ticket_id, state, self._terms, event.priority, occurred, now, fire_at_once=fire_at_once
                 )
             )
         # assigned, status_changed, eta_reported, reopened: no effect on the clock
@@ -342,7 +344,7 @@ class SloEngine:
 
     def _due_of(self, state: TicketState) -> int | None:
         if state.phase is Phase.RUNNING:
-            return first_response.next_due(state, self.policy)
+            return first_response.next_due(state, self._terms)
         if state.phase is Phase.PENDING and state.buffered_at is not None:
             return state.buffered_at + self._orphan_timeout
         if state.phase is Phase.CLOSED and state.closed_at is not None:

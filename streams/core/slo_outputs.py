@@ -18,6 +18,9 @@ def _who(ticket_id: str, state: TicketState) -> dict[str, object]:
         "priority": clock.priority,
         "plan": clock.plan,
         "customer_id": state.customer_id,
+        "contract": state.contract,
+        "calendar": clock.calendar,
+        "policy_version": state.policy_version,
     }
 
 
@@ -28,7 +31,7 @@ def breached(ticket_id: str, state: TicketState, detected_at: int) -> SloBreache
         **_who(ticket_id, state),
         account_manager=state.account_manager,
         started_at=micros_to_datetime(clock.start),
-        deadline=micros_to_datetime(clock.deadline),
+        deadline=micros_to_datetime(state.deadline),
         target_seconds=micros_to_seconds(clock.target),
         detected_at=micros_to_datetime(detected_at),
     )
@@ -46,24 +49,25 @@ def retracted(ticket_id: str, state: TicketState, stopped_at: int | None, detect
     )
 
 
-def at_risk(ticket_id: str, state: TicketState, threshold: float, detected_at: int) -> SloAtRisk:
-    deadline = state.deadline
+def at_risk(ticket_id: str, state: TicketState, threshold: float, detected_at: int, remaining: int) -> SloAtRisk:
+    """``remaining``: working time from ``detected_at`` to the deadline, in the clock's calendar."""
     return SloAtRisk(
         **_who(ticket_id, state),
         threshold=threshold,
-        deadline=micros_to_datetime(deadline),
-        remaining_seconds=micros_to_seconds(max(0, deadline - detected_at)),
+        deadline=micros_to_datetime(state.deadline),
+        remaining_seconds=micros_to_seconds(max(0, remaining)),
         detected_at=micros_to_datetime(detected_at),
     )
 
 
-def completed(ticket_id: str, state: TicketState, stopped_at: int, met: bool) -> SloCompleted:
+def completed(ticket_id: str, state: TicketState, stopped_at: int, met: bool, elapsed: int) -> SloCompleted:
+    """``elapsed``: working time from the start to ``stopped_at``, in the clock's calendar."""
     clock = state.running()
     return SloCompleted(
         **_who(ticket_id, state),
         started_at=micros_to_datetime(clock.start),
         stopped_at=micros_to_datetime(stopped_at),
-        elapsed_seconds=micros_to_seconds(max(0, stopped_at - clock.start)),
+        elapsed_seconds=micros_to_seconds(max(0, elapsed)),
         target_seconds=micros_to_seconds(clock.target),
         met=met,
     )

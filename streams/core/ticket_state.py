@@ -20,9 +20,10 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Final, Iterable, NamedTuple
+from typing import Any, Final, Iterable, NamedTuple
 
 from ticket_slo.schemas.events import PRIORITIES, Priority
+from ticket_slo.streams.core.calendars import ALWAYS_ON_NAME
 from ticket_slo.streams.core.emission import EventSource
 from ticket_slo.streams.core.state_store import Record
 
@@ -68,16 +69,14 @@ class BufferedEvent(NamedTuple):
 
 
 class RunningClock(NamedTuple):
-    """The terms of a running first-response clock, every one of them known (engine microseconds)."""
+    """The terms of a running first-response clock, every one of them known (engine microseconds;
+    ``target`` is working time in the clock's ``calendar``)."""
 
     priority: Priority
     plan: str
     start: int
     target: int
-
-    @property
-    def deadline(self) -> int:
-        return self.start + self.target
+    calendar: str
 
 
 RECORD_VERSION: Final = 1
@@ -116,8 +115,14 @@ class TicketState:
     plan: str | None = None
     customer_id: str | None = None
     account_manager: str | None = None
+    contract: str | None = None  # the policy's contract that chose the plan, if one did
+    calendar: str | None = None  # None: the built-in 24/7
+    policy_version: str | None = None  # of the policy the terms were last computed under
     start: int | None = None
-    target: int | None = None
+    target: int | None = None  # working microseconds in ``calendar``
+    # The instant working time since ``start`` reaches ``target``; None in records written
+    # before calendars, where it is ``start + target`` (24/7).
+    deadline_at: int | None = None
     warned: int = 0  # how many warn_at thresholds (a prefix of the sorted list) were published
     breached: bool = False  # an slo.breached stands (published, not retracted)
     breach_cycle: int = 1  # which breach of this clock the next slo.breached is (its breach_id)
@@ -160,11 +165,13 @@ class TicketState:
         priority, plan, start, target = self.priority, self.plan, self.start, self.target
         if self.phase is not Phase.RUNNING or priority is None or plan is None or start is None or target is None:
             raise ValueError(f"ticket in phase {self.phase.name.lower()} has no running clock")
-        return RunningClock(priority, plan, start, target)
+        return RunningClock(priority, plan, start, target, self.calendar or ALWAYS_ON_NAME)
 
     @property
     def deadline(self) -> int:
-        """``start + target`` (read often: not through ``running()``, which builds a tuple)."""
+        """When the target is reached (read often: not through ``running()``, which builds a tuple)."""
+        if self.deadline_at is not None:
+            return self.deadline_at
         if self.start is None or self.target is None:
             raise ValueError(f"ticket in phase {self.phase.name.lower()} has no running clock")
         return self.start + self.target
@@ -190,24 +197,38 @@ class TicketState:
         """Become a ``done`` or ``closed`` state: keep only what de-duplication needs."""
         if phase not in (Phase.DONE, Phase.CLOSED):
             raise ValueError(f"cannot retire a ticket into phase {phase.name.lower()}")
-        kept_seen = self.seen
-        for name in TicketState.__slots__:
-            setattr(self, name, _DEFAULTS[name]() if name in _DEFAULTS else None)
+        for name, value in _RETIRED:
+            setattr(self, name, value)
+        self.buffer = []
         self.phase = phase
-        self.seen = kept_seen
 
     # -- record form --------------------------------------------------------------------
 
     def to_record(self) -> Record:
         """Compact JSON-able dict: short keys, empty fields left out."""
         record: Record = {"v": RECORD_VERSION, "ph": self.phase.value, "s": self.seen}
-        for name, key in _FIELD_KEYS:
+        # Runs for every event: the fields whose empty value is None in plain loops, the four
+        # with an empty value of their own in between, all in ``_FIELD_KEYS`` order (so that
+        # a record read and written back is the same bytes).
+        if self.due is not None:
+            record["d"] = self.due
+        if self.buffer:
+            record["b"] = [[entry.text, None if entry.source is None else entry.source.to_record()]
+                           for entry in self.buffer]
+        for name, key in _CLOCK_FIELD_KEYS:
             value = getattr(self, name)
-            if value is not None and value != [] and value is not False and value != _OMITTED.get(name):
-                if name == "buffer":
-                    value = [[entry.text, None if entry.source is None else entry.source.to_record()]
-                             for entry in value]
-                record[key] = 1 if value is True else value
+            if value is not None:
+                record[key] = value
+        if self.warned:
+            record["w"] = self.warned
+        if self.breached:
+            record["br"] = 1
+        if self.breach_cycle != 1:
+            record["bc"] = self.breach_cycle
+        for name, key in _LATE_FIELD_KEYS:
+            value = getattr(self, name)
+            if value is not None:
+                record[key] = value
         return record
 
     @classmethod
@@ -219,14 +240,15 @@ class TicketState:
         if phase is None:
             raise ValueError(f"ticket state record has unknown phase {record.get('ph')!r}")
         state = cls(phase=phase, seen=record.get("s", ","))
-        for name, key in _FIELD_KEYS:
-            if key in record:
-                value = record[key]
-                if name == "buffer":
-                    value = [BufferedEvent(text, EventSource.from_record(source)) for text, source in value]
-                elif name == "breached":
-                    value = bool(value)
-                setattr(state, name, value)
+        for key, value in record.items():
+            name = _NAME_OF_KEY.get(key)
+            if name is None:  # v, ph, s: read above
+                continue
+            if name == "buffer":
+                value = [BufferedEvent(text, EventSource.from_record(source)) for text, source in value]
+            elif name == "breached":
+                value = bool(value)
+            setattr(state, name, value)
         return state
 
     @staticmethod
@@ -253,7 +275,7 @@ class TicketState:
         priority, start, target = record.get("p"), record.get("st"), record.get("t")
         if priority is None or start is None or target is None:
             return None
-        return priority, start + target
+        return priority, record.get("dl", start + target)
 
     @staticmethod
     def index_header(record: Record) -> bytes | None:
@@ -276,7 +298,7 @@ class TicketState:
                 start, target = record.get("st"), record.get("t")
                 if start is not None and target is not None:
                     flags |= _HAS_DEADLINE
-                    deadline = start + target
+                    deadline = record.get("dl", start + target)
         return INDEX_HEADER.pack(STORED_FORM, flags, 0 if due is None else due, deadline, code)
 
     @staticmethod
@@ -328,7 +350,7 @@ class TicketState:
                 start, target = get("st"), get("t")
                 if start is None or target is None:
                     continue
-                deadline = start + target
+                deadline = get("dl", start + target)
             by_priority = deadlines.get(priority)
             if by_priority is None:
                 by_priority = deadlines[priority] = []
@@ -346,8 +368,12 @@ _FIELD_KEYS: Final = (
     ("plan", "pl"),
     ("customer_id", "c"),
     ("account_manager", "am"),
+    ("contract", "ct"),
+    ("calendar", "cal"),
+    ("policy_version", "pv"),
     ("start", "st"),
     ("target", "t"),
+    ("deadline_at", "dl"),
     ("warned", "w"),
     ("breached", "br"),
     ("breach_cycle", "bc"),
@@ -355,13 +381,13 @@ _FIELD_KEYS: Final = (
     ("breach_deadline", "bd"),
     ("closed_at", "ca"),
 )
-_DEFAULTS: Final[dict[str, Callable[[], Any]]] = {
-    "buffer": list,
-    "seen": lambda: ",",
-    "phase": lambda: Phase.PENDING,
-    "warned": lambda: 0,
-    "breached": lambda: False,
-    "breach_cycle": lambda: 1,
-}
-#: Integer fields left out of the record at their default (almost every ticket).
-_OMITTED: Final[dict[str, int]] = {"warned": 0, "breach_cycle": 1}
+_NAME_OF_KEY: Final[dict[str, str]] = {key: name for name, key in _FIELD_KEYS}
+_KEY_NAMES: Final = [key for _, key in _FIELD_KEYS]
+#: ``to_record``'s runs of fields whose empty value is None: between the buffer and the
+#: warnings, and after the breach cycle.
+_CLOCK_FIELD_KEYS: Final = _FIELD_KEYS[_KEY_NAMES.index("ba"):_KEY_NAMES.index("w")]
+_LATE_FIELD_KEYS: Final = _FIELD_KEYS[_KEY_NAMES.index("bc") + 1:]
+#: What ``retire`` sets, besides ``phase``, ``seen`` (kept) and a fresh empty ``buffer``.
+_RETIRED: Final[tuple[tuple[str, Any], ...]] = (
+    ("due", None), *((name, None) for name, _ in _CLOCK_FIELD_KEYS + _LATE_FIELD_KEYS),
+    ("warned", 0), ("breached", False), ("breach_cycle", 1))

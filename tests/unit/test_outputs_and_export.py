@@ -29,7 +29,7 @@ def test_output_json_is_utc_with_z_and_in_field_order() -> None:
     assert breach().model_dump_json() == (
         '{"type":"slo.breached","breach_id":"%s","ticket_id":"t1","objective":"first_response",'
         '"priority":"P1","plan":"gold","customer_id":"c1","account_manager":null,'
-        '"started_at":"2024-05-01T00:00:00Z","deadline":"2024-05-01T00:30:00Z","target_seconds":1800.0,'
+        '"contract":null,"calendar":"24/7","policy_version":null,"started_at":"2024-05-01T00:00:00Z","deadline":"2024-05-01T00:30:00Z","target_seconds":1800.0,'
         '"detected_at":"2024-05-01T00:31:00.250000Z"}' % breach_id("t1", "first_response")
     )
 

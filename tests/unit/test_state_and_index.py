@@ -132,7 +132,7 @@ def test_a_loaded_record_has_typed_phase_buffer_and_clock() -> None:
     assert pending.buffer[1:] == [BufferedEvent('{"event_id":"b"}', EventSource(location="events.jsonl:7")),
                                   BufferedEvent('{"event_id":"c"}', None)]
     running = TicketState.from_record(json.loads(OLD_RECORDS[1]))
-    assert running.running() == RunningClock("P2", "gold", 1700000000000000, 3600000000)
+    assert running.running() == RunningClock("P2", "gold", 1700000000000000, 3600000000, "24/7")
     assert running.deadline == 1700003600000000
 
 
