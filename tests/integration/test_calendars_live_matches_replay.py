@@ -228,6 +228,15 @@ HAND_CHECKED: dict[str, tuple[Ticket, ByHand]] = {
         .then("ticket.acknowledged", "2026-10-25T03:00:00+01:00"),
         ByHand("2026-10-25T07:30:00Z", (False, 9000), "2026-10-25T00:30:00Z", "24/7",
                live_net_deadline="2026-10-25T07:30:00Z")),
+    # Lowered the other way: P1 opened 2026-10-25T00:00Z (02:00 CEST), due 00:30Z; lowered to P4
+    # at 00:10Z, before that deadline, and never answered: replay breaches at P4's 08:00Z. Live
+    # breached P1 at the opening, and the P4 deadline has passed too when the change arrives:
+    # the P1 breach stands.
+    "lowered-never-answered-24-7": (
+        Ticket("H18", "premium", "P1", "2026-10-25T02:00:00+02:00")
+        .then("ticket.priority_changed", "2026-10-25T00:10:00Z", priority="P4"),
+        ByHand("2026-10-25T00:30:00Z", None, "2026-10-25T08:00:00Z", "24/7",
+               live_net_deadline="2026-10-25T00:30:00Z")),
 }
 
 # The windows the generated tickets are opened in (UTC), each around one zone's switch.
