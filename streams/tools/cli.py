@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None, extra_commands: Sequence[AddCommand]
 def _parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="ticket-slo",
-        description="Watch support tickets against their first-response objectives, on Kafka.",
+        description="Watch support tickets against their service-level objectives, on Kafka.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
