@@ -153,3 +153,21 @@ def test_the_text_and_the_document_carry_the_same_figures(comparison) -> None:
     assert [d["ticket_id"] for d in document["differences"]] == ["t1", "t5", "t6"]
     assert document["differences"][2]["results"][1] == {"verdict": "no clock", "elapsed_seconds": None,
                                                         "plan": None, "priority": None}
+
+
+def _keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {key for item in value.values() for key in _keys(item)}
+    if isinstance(value, list):
+        return {key for item in value for key in _keys(item)}
+    return set()
+
+
+def test_the_documented_shape_names_every_key_of_the_document_and_docs_show_it(comparison) -> None:
+    from ticket_slo.streams.tools.whatif_report import DOCUMENT_SHAPE
+
+    structure, _, _ = DOCUMENT_SHAPE.partition("\nEach ")
+    named = set(re.findall(r'"(\w+)"', structure))
+    assert _keys(as_document(comparison, ["a.yaml", "b.yaml"], UNTIL_0150)) == named
+    policy_doc = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text(encoding="utf-8")
+    assert f"```\n{structure}\n```" in policy_doc
