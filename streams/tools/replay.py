@@ -18,7 +18,7 @@ from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.schemas.validation import InvalidEvent, parse_event
 from ticket_slo.streams.core.clocks import ReplayClock
-from ticket_slo.streams.core.emission import EmissionKind, EventSource
+from ticket_slo.streams.core.emission import Emission, EmissionKind, EventSource
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.engine_stats import EngineStats
 from ticket_slo.streams.core.state_store import DictStateStore, StateStore
@@ -138,12 +138,14 @@ def replay_into(
             continue
         summary.valid += 1
         now = micros_to_seconds(clock.observe(datetime_to_micros(event.occurred_at)))
-        for emission in engine.apply(event, now, EventSource(location=location)).emissions:
-            sink(emission.kind, emission.model)
-        for emission in engine.advance(now):
-            sink(emission.kind, emission.model)
+        _hand(engine.apply(event, now, EventSource(location=location)).emissions, sink)
+        _hand(engine.advance(now), sink)
     if until is not None:
-        for emission in engine.advance(until):
-            sink(emission.kind, emission.model)
+        _hand(engine.advance(until), sink)
     summary.take_engine_stats(engine.stats)
     return summary
+
+
+def _hand(emissions: list[Emission], sink: OutputSink) -> None:
+    for emission in emissions:
+        sink(emission.kind, emission.model)
