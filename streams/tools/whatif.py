@@ -16,15 +16,15 @@ from typing import NamedTuple, Sequence
 
 from pydantic import BaseModel
 
-from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.outputs import DeadLetter, SloBreached, SloBreachRetracted, SloCompleted
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.core.emission import EmissionKind
+from ticket_slo.streams.core.clock_state import ClockStatus
 from ticket_slo.streams.core.state_store import DictStateStore
 from ticket_slo.streams.core.ticket_state import Phase, TicketState
 from ticket_slo.streams.tools.replay import ReplaySummary, replay_into
 
-__all__ = ["GroupKey", "GroupTally", "Verdict", "TicketResult", "PolicyRun", "Comparison", "compare",
+__all__ = ["GroupKey", "GroupTally", "Verdict", "TicketKey", "TicketResult", "PolicyRun", "Comparison", "compare",
            "run_policy", "policy_labels"]
 
 
@@ -56,13 +56,14 @@ class GroupTally:
 
 
 class Verdict(str, Enum):
-    """Where one ticket's objective stood at the end of a replay."""
+    """Where one clock of a ticket stood at the end of a replay."""
 
     MET = "met"
     MISSED = "missed"  # completed late
-    BREACHED = "breached"  # still open, its breach standing
-    OPEN = "open"  # still open, within its deadline
-    NO_CLOCK = "no clock"  # no clock ran: a plan without the objective, or a ticket never opened
+    BREACHED = "breached"  # still open (running or paused), its breach standing
+    OPEN = "open"  # still running, within its deadline
+    PAUSED = "paused"  # paused, within its deadline
+    NO_CLOCK = "no clock"  # no such clock: its plan lacks the objective, it never started (or restarted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,12 @@ class TicketResult:
     priority: str | None = None
 
 
-TicketKey = tuple[str, str]  # (ticket_id, objective)
+class TicketKey(NamedTuple):
+    """One clock's run on one ticket: ``cycle`` is 1, or n for the n-th run of a clock a reopen restarted."""
+
+    ticket_id: str
+    objective: str
+    cycle: int = 1
 
 
 @dataclass(slots=True)
@@ -113,7 +119,7 @@ class Comparison:
         return [(key, [run.groups.get(key, GroupTally()) for run in self.runs]) for key in keys]
 
     def differences(self) -> list[tuple[TicketKey, list[TicketResult]]]:
-        """The tickets whose verdict is not the same under every policy, sorted by ticket id."""
+        """The tickets' clocks whose verdict is not the same under every policy, sorted by ticket id."""
         keys = sorted({key for run in self.runs for key in run.tickets})
         found = []
         for key in keys:
@@ -124,16 +130,16 @@ class Comparison:
 
 
 class _Collector:
-    """The sink of one replay: tallies outcomes and net breaches as they come."""
+    """The sink of one replay: keeps the outcomes and the breaches still standing."""
 
     def __init__(self) -> None:
-        self.outcomes: dict[TicketKey, SloCompleted] = {}
+        self.outcomes: list[SloCompleted] = []  # in the order published
         self.standing: dict[str, SloBreached] = {}  # breach_id -> breach not (yet) retracted
         self.dead_letters: list[DeadLetter] = []
 
     def __call__(self, kind: EmissionKind, model: BaseModel) -> None:
         if isinstance(model, SloCompleted):
-            self.outcomes[(model.ticket_id, model.objective)] = model
+            self.outcomes.append(model)
         elif isinstance(model, SloBreached):
             self.standing[model.breach_id] = model
         elif isinstance(model, SloBreachRetracted):
@@ -143,7 +149,7 @@ class _Collector:
 
     def groups(self) -> dict[GroupKey, GroupTally]:
         groups: dict[GroupKey, GroupTally] = {}
-        for outcome in self.outcomes.values():
+        for outcome in self.outcomes:
             tally = groups.setdefault(GroupKey(outcome.plan, outcome.objective, outcome.priority), GroupTally())
             tally.completed += 1
             tally.met += outcome.met
@@ -153,19 +159,29 @@ class _Collector:
         return groups
 
     def tickets(self, store: DictStateStore) -> dict[TicketKey, TicketResult]:
-        """Completed tickets from their outcome; open ones from the state their replay left."""
-        results = {key: TicketResult(Verdict.MET if outcome.met else Verdict.MISSED, outcome.elapsed_seconds,
-                                     outcome.plan, outcome.priority)
-                   for key, outcome in self.outcomes.items()}
-        breached = {(breach.ticket_id, breach.objective): breach for breach in self.standing.values()}
+        """Each completed run of a clock from its outcome; the clocks still open from the state the
+        replay left (their run is the one after the last completed)."""
+        results: dict[TicketKey, TicketResult] = {}
+        runs: dict[tuple[str, str], int] = {}
+        for outcome in self.outcomes:
+            clock_of_ticket = (outcome.ticket_id, outcome.objective)
+            runs[clock_of_ticket] = runs.get(clock_of_ticket, 0) + 1
+            results[TicketKey(*clock_of_ticket, runs[clock_of_ticket])] = TicketResult(
+                Verdict.MET if outcome.met else Verdict.MISSED, outcome.elapsed_seconds, outcome.plan, outcome.priority)
         for ticket_id, record in store.items():
-            key = (ticket_id, FIRST_RESPONSE)
             state = TicketState.from_record(record)
-            if key in results or state.phase is not Phase.RUNNING:
+            if state.phase is not Phase.RUNNING:
                 continue
-            clock = state.running()
-            verdict = Verdict.BREACHED if key in breached else Verdict.OPEN
-            results[key] = TicketResult(verdict, None, clock.plan, clock.priority)
+            for clock in state.clocks:
+                if not clock.open:
+                    continue
+                if clock.breached:
+                    verdict = Verdict.BREACHED
+                else:
+                    verdict = Verdict.PAUSED if clock.status is ClockStatus.PAUSED else Verdict.OPEN
+                cycle = runs.get((ticket_id, clock.objective), 0) + 1
+                results[TicketKey(ticket_id, clock.objective, cycle)] = TicketResult(
+                    verdict, None, state.plan, clock.priority or state.priority)
         return results
 
 

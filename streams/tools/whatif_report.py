@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from ticket_slo.schemas.outputs import format_utc
-from ticket_slo.streams.tools.whatif import Comparison, GroupTally, TicketResult
+from ticket_slo.streams.tools.whatif import Comparison, GroupTally, TicketKey, TicketResult
 
 __all__ = ["DOCUMENT_SHAPE", "as_document", "render_text", "human_duration", "dead_letter_lines"]
 
@@ -22,11 +22,12 @@ DOCUMENT_SHAPE = """\
  "groups": [{"plan", "objective", "priority",
              "results": [{"completed", "met", "attainment_percent",
                           "breaches", "median_elapsed_seconds"}]}],
- "differences": [{"ticket_id", "objective",
+ "differences": [{"ticket_id", "objective", "cycle",
                   "results": [{"verdict", "elapsed_seconds", "plan", "priority"}]}]}
 Each "results" list holds one entry per policy, in the order of "policies"; a verdict
-is met, missed, breached (open, its breach standing), open or "no clock"; a percentage,
-a median or an elapsed time with nothing to measure is null."""
+is met, missed, breached (open, its breach standing), open, paused or "no clock"; cycle
+is 1, or n for the n-th run of a clock that reopens restarted; a percentage, a median
+or an elapsed time with nothing to measure is null."""
 
 
 def human_duration(seconds: float | None) -> str:
@@ -100,9 +101,14 @@ def render_text(comparison: Comparison, paths: Sequence[str], until: float | Non
     else:
         lines.append(f"Tickets whose result differs ({len(differences)}):")
         rows = [["ticket", "objective", *letters]]
-        rows += [[ticket_id, objective, *map(_verdict, results)] for (ticket_id, objective), results in differences]
+        rows += [[key.ticket_id, _clock_name(key), *map(_verdict, results)] for key, results in differences]
         lines += _table(rows, right=set())
     return "\n".join(lines) + "\n"
+
+
+def _clock_name(key: TicketKey) -> str:
+    """The objective, and which run of its clock when a reopen restarted it: ``resolution #2``."""
+    return key.objective if key.cycle == 1 else f"{key.objective} #{key.cycle}"
 
 
 def _group_cells(tally: GroupTally) -> list[str]:
@@ -141,9 +147,9 @@ def as_document(comparison: Comparison, paths: Sequence[str], until: float | Non
             for key, tallies in comparison.groups()
         ],
         "differences": [
-            {"ticket_id": ticket_id, "objective": objective,
+            {"ticket_id": key.ticket_id, "objective": key.objective, "cycle": key.cycle,
              "results": [{"verdict": result.verdict.value, "elapsed_seconds": result.elapsed_seconds,
                           "plan": result.plan, "priority": result.priority} for result in results]}
-            for (ticket_id, objective), results in comparison.differences()
+            for key, results in comparison.differences()
         ],
     }

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ticket_slo.schemas.policy import Policy, load_policy
-from ticket_slo.streams.tools.whatif import GroupKey, GroupTally, TicketResult, Verdict, compare, policy_labels
+from ticket_slo.streams.tools.whatif import (GroupKey, GroupTally, TicketKey, TicketResult, Verdict, compare,
+                                             policy_labels)
 from ticket_slo.streams.tools.whatif_report import as_document, human_duration, render_text
 
 DAY = "2024-05-01"  # a Wednesday
@@ -79,11 +80,11 @@ def test_groups_count_completed_met_net_breaches_and_the_median_under_each_polic
 
 def test_differences_are_the_tickets_whose_verdict_changes(comparison) -> None:
     assert comparison.differences() == [
-        (("t1", "first_response"), [TicketResult(Verdict.MISSED, 45 * 60, "default", "P1"),
+        (TicketKey("t1", "first_response"), [TicketResult(Verdict.MISSED, 45 * 60, "default", "P1"),
                                     TicketResult(Verdict.MET, 45 * 60, "default", "P1")]),
-        (("t5", "first_response"), [TicketResult(Verdict.BREACHED, None, "default", "P1"),
+        (TicketKey("t5", "first_response"), [TicketResult(Verdict.BREACHED, None, "default", "P1"),
                                     TicketResult(Verdict.OPEN, None, "default", "P1")]),
-        (("t6", "first_response"), [TicketResult(Verdict.MET, 15 * 60, "basic", "P2"),
+        (TicketKey("t6", "first_response"), [TicketResult(Verdict.MET, 15 * 60, "basic", "P2"),
                                     TicketResult(Verdict.NO_CLOCK)]),
     ]
 
@@ -114,6 +115,63 @@ def test_a_retraction_nets_out_the_breach_it_retracts(tmp_path: Path) -> None:
     run = compare(lines, "e", [("a", policy(tmp_path, "a.yaml", TARGETS_30M)),
                                ("b", policy(tmp_path, "b.yaml", TARGETS_30M))]).runs[0]
     assert run.groups == {GroupKey("default", "first_response", "P3"): GroupTally(1, 1, 0, [40 * 60])}
+
+
+RESOLUTION = """\
+objectives:
+  resolution:
+    stops_on: [ticket.resolved]
+    pauses_on: [{type: ticket.status_changed, status: waiting_on_customer}]
+    resumes_on: [{type: ticket.status_changed, status: open}]
+    restarts_on_reopen: %s
+plans:
+  default:
+    objectives:
+      first_response: {P1: 30m, P2: 1h, P3: 4h, P4: 8h}
+      resolution: {P1: %s, P2: 8h, P3: 1d, P4: 2d}
+"""
+
+
+def test_each_objective_and_each_restarted_run_of_a_clock_is_compared(tmp_path: Path) -> None:
+    lines = [
+        opened("t1", "00:00", "P1"),
+        acked("t1", "00:05"),
+        event("status_changed", "t1", "00:30", "s1", status="waiting_on_customer"),
+        event("status_changed", "t1", "01:30", "s2", status="open"),
+        event("resolved", "t1", "02:00", "r1"),  # resolution: 00:00-00:30 and 01:30-02:00, 1h of clock
+        event("reopened", "t1", "02:10", "x1"),
+        event("resolved", "t1", "03:00", "r2"),  # a restarted clock (A only): 02:10-03:00, 50m
+        opened("t2", "03:00", "P1"),
+        opened("t3", "03:00", "P1"),
+        acked("t3", "03:01"),
+        event("resolved", "t3", "03:05", "r3"),
+        event("reopened", "t3", "03:06", "x3"),  # A restarts t3's resolution clock: open at the end
+        event("status_changed", "t2", "03:10", "s3", status="waiting_on_customer"),  # paused at the end
+    ]
+    a = policy(tmp_path, "a.yaml", RESOLUTION % ("true", "4h"))
+    b = policy(tmp_path, "b.yaml", RESOLUTION % ("false", "45m"))
+    result = compare(lines, "e", [("a", a), ("b", b)])
+    groups = dict(result.groups())
+    a_resolution, b_resolution = groups[GroupKey("default", "resolution", "P1")]
+    assert (a_resolution.completed, a_resolution.met, a_resolution.breaches) == (3, 3, 0)
+    assert a_resolution.median_elapsed == 50 * 60  # of 1h, 50m (t1) and 5m (t3)
+    # B: t1's 45 minutes of clock are reached at 01:45 (30m before the pause, 15m after it): missed, breached.
+    assert (b_resolution.completed, b_resolution.met, b_resolution.breaches) == (2, 1, 1)
+    assert b_resolution.elapsed == [3600, 300]
+    # t1's and t3's first responses (5m, 1m) and t2's (still open at 03:10, due 03:30) are the same under both.
+    assert groups[GroupKey("default", "first_response", "P1")] == [GroupTally(2, 2, 0, [300, 60])] * 2
+    assert result.differences() == [
+        (TicketKey("t1", "resolution", 1), [TicketResult(Verdict.MET, 3600, "default", "P1"),
+                                            TicketResult(Verdict.MISSED, 3600, "default", "P1")]),
+        (TicketKey("t1", "resolution", 2), [TicketResult(Verdict.MET, 50 * 60, "default", "P1"),
+                                            TicketResult(Verdict.NO_CLOCK)]),
+        (TicketKey("t3", "resolution", 2), [TicketResult(Verdict.OPEN, None, "default", "P1"),
+                                            TicketResult(Verdict.NO_CLOCK)]),
+    ]
+    assert result.runs[0].tickets[TicketKey("t2", "resolution")] == TicketResult(Verdict.PAUSED, None, "default", "P1")
+    assert result.runs[0].tickets[TicketKey("t2", "first_response")] == TicketResult(Verdict.OPEN, None, "default", "P1")
+    rows = [re.split(r"\s{2,}", line) for line in render_text(result, ["a.yaml", "b.yaml"]).splitlines()]
+    assert ["t1", "resolution #2", "met 50m", "no clock"] in rows
 
 
 def test_a_comparison_needs_two_policies(tmp_path: Path) -> None:
