@@ -68,7 +68,7 @@ class Verdict(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class TicketResult:
-    """One ticket's objective under one policy; ``elapsed_seconds`` only once completed."""
+    """One run of a ticket's clock under one policy; ``elapsed_seconds`` only once completed."""
 
     verdict: Verdict
     elapsed_seconds: float | None = None
