@@ -109,11 +109,16 @@ class ClockState:
 
     def write_into(self, record: Record) -> None:
         """Add this clock's keys to ``record`` (a ticket's, for its first clock; an empty one
-        otherwise), leaving out every field at its empty value."""
+        otherwise), leaving out every field at its empty value. A done clock writes only its
+        objective, status and cycle: the terms it finished with are in its outcome."""
         if self.objective != FIRST_RESPONSE:
             record["o"] = self.objective
         if self.status is not ClockStatus.RUNNING:
             record["cs"] = self.status.value
+            if self.status is ClockStatus.DONE:
+                if self.breach_cycle != 1:
+                    record["bc"] = self.breach_cycle
+                return
         for name, key in _OPTIONAL_KEYS:
             value = getattr(self, name)
             if value is not None:

@@ -50,7 +50,7 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from ticket_slo.schemas.events import PRIORITIES, TicketEvent, TicketOpened, TicketPriorityChanged
+from ticket_slo.schemas.events import PRIORITIES, TicketEvent, TicketOpened, TicketPriorityChanged, TicketStatusChanged
 from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.policy import Policy
@@ -264,7 +264,7 @@ class SloEngine:
         plan, contract, account_manager = objective_clock.terms_of(self._terms, opened)
         if not self.policy.knows_plan(plan):
             self.stats.unknown_plan += 1
-        objectives = self.policy.plan_objectives(plan)
+        objectives = self._terms.objectives_of(plan)
         if not objectives:
             self.stats.not_eligible += 1
             state.retire(Phase.DONE)
@@ -343,9 +343,13 @@ class SloEngine:
         have none yet; retire the ticket once nothing can move any more."""
         terms = self._terms
         event_type = event.type
-        status: str | None = getattr(event, "status", None)
+        if event_type not in terms.moving_types:
+            return
+        # Not getattr(event, "status", None): a pydantic model's missing attribute costs microseconds.
+        status = event.status if isinstance(event, TicketStatusChanged) else None
+        stopped = False
         for clock in state.clocks:
-            spec = terms.spec(clock.objective)
+            spec = terms.objective(clock.objective)
             if spec is None:
                 continue
             if clock.status is ClockStatus.DONE:
@@ -354,29 +358,28 @@ class SloEngine:
                         self._clock_started(state, clock.objective)
                         if fire_at_once:
                             out.extend(objective_clock.fire_due(ticket_id, state, clock, terms, now))
-            elif spec.stops(event_type, status):
+            elif spec.stops.has(event_type, status):
                 out.extend(objective_clock.stop(ticket_id, state, clock, terms, occurred, now))
+                stopped = True
             elif clock.status is ClockStatus.RUNNING:
-                if spec.pauses(event_type, status):
+                if spec.pauses.has(event_type, status):
                     out.extend(objective_clock.pause(ticket_id, state, clock, terms, occurred, now))
-            elif spec.resumes(event_type, status) and not spec.pauses(event_type, status):
+            elif spec.resumes.has(event_type, status) and not spec.pauses.has(event_type, status):
                 objective_clock.resume(state, clock, terms, occurred)
                 if fire_at_once:
                     out.extend(objective_clock.fire_due(ticket_id, state, clock, terms, now))
-        plan = state.plan or ""
-        objectives = self.policy.plan_objectives(plan)
+        objectives = terms.objectives_of(state.plan or "")
         if len(state.clocks) < len(objectives):
             for objective in objectives:
-                spec = terms.spec(objective)
-                if spec is None or not spec.starts(event_type, status) or state.clock(objective) is not None:
+                if not objective.starts.has(event_type, status) or state.clock(objective.name) is not None:
                     continue
-                clock = objective_clock.start(state, objective, terms, occurred)
+                clock = objective_clock.start(state, objective.name, terms, occurred)
                 if clock is not None:
                     state.clocks.append(clock)
-                    self._clock_started(state, objective)
+                    self._clock_started(state, objective.name)
                     if fire_at_once:
                         out.extend(objective_clock.fire_due(ticket_id, state, clock, terms, now))
-        if self._finished(state, objectives):
+        if stopped and self._finished(state, objectives):
             state.retire(Phase.DONE)
 
     def _clock_started(self, state: TicketState, objective: str) -> None:
@@ -385,7 +388,7 @@ class SloEngine:
         assert priority is not None
         self._started.append((objective, priority))
 
-    def _finished(self, state: TicketState, objectives: tuple[str, ...]) -> bool:
+    def _finished(self, state: TicketState, objectives: tuple[objective_clock.Objective, ...]) -> bool:
         """Whether no clock of the ticket can move again: every objective of its plan has its
         outcome, none restarts on a reopen, and no other clock is open."""
         clocks = state.clocks
@@ -394,10 +397,10 @@ class SloEngine:
         for clock in clocks:
             if clock.status is not ClockStatus.DONE:
                 return False
-            spec = self._terms.spec(clock.objective)
+            spec = self._terms.objective(clock.objective)
             if spec is not None and spec.restarts_on_reopen:
                 return False
-        return all(state.clock(objective) is not None for objective in objectives)
+        return all(state.clock(objective.name) is not None for objective in objectives)
 
     def _buffer(
         self,

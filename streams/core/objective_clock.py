@@ -52,11 +52,13 @@ between the live worker and a replay.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel
 
 from ticket_slo.schemas.events import Priority, TicketOpened
-from ticket_slo.schemas.objective_spec import BUILT_IN_OBJECTIVES, ObjectiveSpec
-from ticket_slo.schemas.policy import Policy
+from ticket_slo.schemas.objective_spec import EventMatch, ObjectiveSpec
+from ticket_slo.schemas.policy import DEFAULT_PLAN, ContractPolicy, Policy
 from ticket_slo.streams.core import slo_outputs
 from ticket_slo.streams.core.calendars import ALWAYS_ON, ALWAYS_ON_NAME, Calendar
 from ticket_slo.streams.core.clock_state import ClockState, ClockStatus
@@ -64,20 +66,75 @@ from ticket_slo.streams.core.policy_calendars import PolicyCalendars
 from ticket_slo.streams.core.ticket_state import TicketState
 from ticket_slo.streams.core.timebase import MICROS_PER_SECOND
 
-__all__ = ["Terms", "target_micros", "terms_of", "start", "restart", "change_priority", "pause", "resume",
+__all__ = ["Terms", "Objective", "EventSet", "target_micros", "terms_of", "start", "restart", "change_priority", "pause", "resume",
            "fire_due", "stop", "next_due"]
 
 
-class Terms:
-    """What the rules read from the policy: targets, warning fractions, objectives and
-    calendars (built once per policy and shared by every ticket), and the policy's version."""
+class EventSet:
+    """The events an objective lists for one purpose (``starts_on``...), as sets: the engine
+    asks every clock about every event."""
 
-    __slots__ = ("policy", "calendars", "version")
+    __slots__ = ("types", "pairs")
+
+    def __init__(self, matches: Iterable[EventMatch]) -> None:
+        #: Types matched whatever their status, and (type, status) pairs.
+        self.types = frozenset(match.type for match in matches if match.status is None)
+        self.pairs = frozenset((match.type, match.status) for match in matches if match.status is not None)
+
+    def has(self, event_type: str, status: str | None) -> bool:
+        return event_type in self.types or (status is not None and (event_type, status) in self.pairs)
+
+
+class Objective:
+    """One objective as the engine applies it: its name and its event sets."""
+
+    __slots__ = ("name", "starts", "stops", "pauses", "resumes", "restarts_on_reopen")
+
+    def __init__(self, name: str, spec: ObjectiveSpec) -> None:
+        self.name = name
+        self.starts = EventSet(spec.starts_on)
+        self.stops = EventSet(spec.stops_on)
+        self.pauses = EventSet(spec.pauses_on)
+        self.resumes = EventSet(spec.resumes_on)
+        self.restarts_on_reopen = spec.restarts_on_reopen
+
+    def event_types(self) -> set[str]:
+        """Every event type that can move this objective's clock."""
+        found: set[str] = {"ticket.reopened"} if self.restarts_on_reopen else set()
+        for events in (self.starts, self.stops, self.pauses, self.resumes):
+            found |= events.types | {event_type for event_type, _ in events.pairs}
+        return found
+
+
+class Terms:
+    """What the rules read from the policy: targets, warning fractions, objectives, contracts
+    and calendars, laid out once per policy in plain structures (the engine reads them for
+    every event), and the policy's version."""
+
+    __slots__ = ("policy", "calendars", "version", "objectives", "moving_types", "_plan_objectives",
+                 "_default_objectives", "_contract_of")
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.calendars = PolicyCalendars(policy)
         self.version = policy.version
+        self.objectives = {name: Objective(name, policy.objective_spec(name)) for name in policy.objective_names()}
+        #: Event types some objective's clock moves on: any other event is offered to no clock.
+        self.moving_types = frozenset().union(*(objective.event_types() for objective in self.objectives.values()))
+        self._plan_objectives = {plan: tuple(self.objectives[name] for name in policy.plan_objectives(plan))
+                                 for plan in policy.plans}
+        self._default_objectives = self._plan_objectives[DEFAULT_PLAN]
+        self._contract_of = {customer: name for name, contract in policy.contracts.items()
+                             for customer in contract.customers}
+
+    def objectives_of(self, plan: str) -> tuple[Objective, ...]:
+        """The objectives of ``plan`` (``default``'s for an unknown plan), in definition order."""
+        found = self._plan_objectives.get(plan)
+        return found if found is not None else self._default_objectives
+
+    def contract_for(self, customer_id: str) -> tuple[str, ContractPolicy] | None:
+        name = self._contract_of.get(customer_id)
+        return None if name is None else (name, self.policy.contracts[name])
 
     def calendar_of(self, clock: ClockState, plan: str | None) -> Calendar:
         """The clock's own calendar (the one its deadline was computed in); the plan's
@@ -94,11 +151,10 @@ class Terms:
         name = self.policy.plan(plan).calendar
         return None if name == ALWAYS_ON_NAME else name
 
-    def spec(self, objective: str) -> ObjectiveSpec | None:
-        """How ``objective``'s clock moves, or None when a changed policy no longer defines it
-        (such a clock is only ended by ``ticket.closed``)."""
-        found = BUILT_IN_OBJECTIVES.get(objective)
-        return found if found is not None else self.policy.objectives.get(objective)
+    def objective(self, name: str) -> Objective | None:
+        """How objective ``name``'s clock moves, or None when a changed policy no longer defines
+        it (such a clock is only ended by ``ticket.closed``)."""
+        return self.objectives.get(name)
 
 
 def target_micros(policy: Policy, plan: str, objective: str, priority: Priority) -> int | None:
@@ -110,7 +166,7 @@ def target_micros(policy: Policy, plan: str, objective: str, priority: Priority)
 def terms_of(terms: Terms, opened: TicketOpened) -> tuple[str, str | None, str | None]:
     """Plan, contract name and account manager of a new ticket: a contract for its customer
     wins over the event's ``plan`` (and names the account manager when it has one)."""
-    found = terms.policy.contract_for(opened.customer_id)
+    found = terms.contract_for(opened.customer_id)
     if found is None:
         return opened.plan, None, opened.account_manager
     name, contract = found
@@ -332,9 +388,7 @@ def stop(ticket_id: str, state: TicketState, clock: ClockState, terms: Terms, st
         clock.breached = True
     elapsed = _worked_until(clock, terms, plan, stopped_at)
     out.append(slo_outputs.completed(ticket_id, state, clock, stopped_at, met, elapsed))
-    done = ClockState(objective=clock.objective, status=ClockStatus.DONE, breach_cycle=clock.breach_cycle)
-    for name in ClockState.__slots__:
-        setattr(clock, name, getattr(done, name))
+    clock.status = ClockStatus.DONE  # its record keeps only objective, status and cycle
     return out
 
 
