@@ -25,22 +25,13 @@ from ticket_slo.streams.kafka.local_snapshots import (
     snapshot_path,
     write_snapshot,
 )
-from tests.unit.script import Run, acknowledged, clock, closed, opened, priority_changed, status_changed, summary
+from tests.unit.script import ETA_AND_RESOLUTION, Run, acknowledged, clock, closed, opened, priority_changed, status_changed, summary
 
 TOPIC = "app-tickets-changelog"
 ANCHOR = ChangelogAnchor(1041, b"\x00position", b"977")
 
 
-MORE_OBJECTIVES = """
-objectives:
-  eta:
-    starts_on: [ticket.acknowledged]
-    stops_on: [ticket.eta_reported]
-  resolution:
-    stops_on: [ticket.resolved]
-    pauses_on: [{type: ticket.status_changed, status: waiting_on_customer}]
-    resumes_on: [ticket.status_changed]
-plans:
+MORE_OBJECTIVES = ETA_AND_RESOLUTION + """plans:
   default:
     objectives:
       first_response: {P1: 30m, P2: 60m, P3: 4h, P4: 8h}

@@ -24,6 +24,7 @@ from ticket_slo.schemas.policy import Policy, load_policy
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.state_store import DictStateStore
 from tests.unit.script import (
+    ETA_AND_RESOLUTION,
     acknowledged,
     clock,
     closed,
@@ -35,17 +36,7 @@ from tests.unit.script import (
     status_changed,
 )
 
-POLICY = """
-objectives:
-  eta:
-    starts_on: [ticket.acknowledged]
-    stops_on: [ticket.eta_reported]
-  resolution:
-    stops_on: [ticket.resolved]
-    pauses_on: [{type: ticket.status_changed, status: waiting_on_customer}]
-    resumes_on: [ticket.status_changed]
-    restarts_on_reopen: true
-calendars:
+POLICY = ETA_AND_RESOLUTION + """calendars:
   office:
     timezone: Europe/Berlin
     hours: {mon-fri: ["08:00-12:00", "13:00-17:30"]}

@@ -18,6 +18,7 @@ from ticket_slo.schemas.policy import Policy, load_policy
 from ticket_slo.streams.core.effects import Effect
 from ticket_slo.streams.core.engine import SloEngine
 from tests.unit.script import (
+    ETA_AND_RESOLUTION,
     Run,
     acknowledged,
     clock,
@@ -30,17 +31,7 @@ from tests.unit.script import (
     status_changed,
 )
 
-POLICY = """
-objectives:
-  eta:
-    starts_on: [ticket.acknowledged]
-    stops_on: [ticket.eta_reported]
-  resolution:
-    stops_on: [ticket.resolved]
-    pauses_on: [{type: ticket.status_changed, status: waiting_on_customer}]
-    resumes_on: [ticket.status_changed]
-    restarts_on_reopen: true
-plans:
+POLICY = ETA_AND_RESOLUTION + """plans:
   default:
     warn_at: [0.5]
     objectives:
