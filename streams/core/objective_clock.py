@@ -256,7 +256,7 @@ def change_priority(
     new = state.priority
     assert new is not None
     if clock.running and occurred > clock.deadline:
-        clock.priority = current  # frozen: this clock stays on its old terms
+        _keep_priority(clock, current, new)  # frozen: this clock stays on its old terms
         if not clock.breached and fire_at_once:
             out.append(slo_outputs.breached(ticket_id, state, clock, max(now, occurred)))
             clock.breached = True
@@ -264,7 +264,7 @@ def change_priority(
     plan = state.plan or ""
     target = target_micros(terms.policy, plan, clock.objective, new)
     if target is None:  # the plan lost the objective in a policy reload: keep the old terms
-        clock.priority = current
+        _keep_priority(clock, current, new)
         return out
     calendar = terms.plan_calendar(plan)
     if clock.running:
@@ -287,6 +287,11 @@ def change_priority(
     if fire_at_once:
         out.extend(fire_due(ticket_id, state, clock, terms, now))
     return out
+
+
+def _keep_priority(clock: ClockState, current: Priority, new: Priority) -> None:
+    """The clock keeps ``current`` while the ticket moves to ``new`` (nothing to keep when equal)."""
+    clock.priority = current if current != new else None
 
 
 def pause(ticket_id: str, state: TicketState, clock: ClockState, terms: Terms, at: int, now: int) -> list[BaseModel]:

@@ -244,3 +244,16 @@ def test_a_restarted_engine_rebuilds_every_clocks_gauges(policy: Policy) -> None
         ("first_response", "P2"): (1, 0, 0), ("resolution", "P2"): (1, 1, 0)}
     assert restarted.soonest_deadlines_by_group() == run.engine.soonest_deadlines_by_group() == {
         ("resolution", "P1"): clock(120), ("first_response", "P2"): clock(60)}
+
+
+def test_a_priority_change_too_late_for_one_clock_moves_the_others(policy: Policy) -> None:
+    run = Run(policy=policy)
+    run.apply(opened("t1", at=0, priority="P1"))  # first response due at 30, resolution at 120
+    run.apply(priority_changed("t1", at=40, priority="P3"), now=40)
+    # In event time first_response was breached at 30: it keeps P1; resolution now runs as P3 (2 days).
+    assert by_objective(run, "slo.breached") == [("first_response", "P1", "2024-05-01T00:30:00Z")]
+    assert run.engine.clock_counts() == {("first_response", "P1"): (1, 0, 1), ("resolution", "P3"): (1, 0, 0)}
+    run.apply(acknowledged("t1", at=50))
+    [outcome] = run.models("slo.completed")
+    assert (outcome.objective, outcome.priority, outcome.met) == ("first_response", "P1", False)  # type: ignore[attr-defined]
+    assert SloEngine(policy, run.store).clock_counts() == {("resolution", "P3"): (1, 0, 0), ("eta", "P3"): (1, 0, 0)}
