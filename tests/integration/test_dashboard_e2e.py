@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,7 +24,7 @@ import pytest
 from tests.integration.kafka_io import consume, produce
 from tests.integration.monitoring_servers import prometheus_query, prometheus_server, prometheus_wait_for
 from tests.integration.worker_process import WorkerProcess
-from tests.unit.test_grafana_dashboard import queries
+from tests.unit.test_grafana_dashboard import dashboards, queries
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +64,18 @@ def panel_results(url: str, objective: str) -> dict[str, list[list[dict[str, Any
         title = re.search(r"panel \d+ '(.+)' target", where).group(1)  # type: ignore[union-attr]
         by_title.setdefault(title, []).append(_query(url, substitute(expr, objective)))
     return by_title
+
+
+def variable_values(url: str, name: str) -> set[str]:
+    """What Grafana lists for the dashboard's query variable ``name``: its
+    label_values(METRIC, LABEL) is Prometheus's label-values API matched on METRIC."""
+    (_path, dashboard), = dashboards()
+    variable = next(v for v in dashboard["templating"]["list"] if v["name"] == name)
+    found = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"]["query"])
+    assert found, variable["query"]
+    query = urllib.parse.urlencode({"match[]": found.group(1)})
+    with urllib.request.urlopen(f"{url}/api/v1/label/{found.group(2)}/values?{query}", timeout=10) as response:
+        return set(json.load(response)["data"])
 
 
 def single(by_title: dict[str, list[list[dict[str, Any]]]], title: str) -> list[dict[str, Any]]:
@@ -175,6 +189,8 @@ def test_every_panel_shows_the_figures_of_the_tickets(kafka_bootstrap: str, tmp_
         # The same panels for eta, whose clocks start at the answer. SLI: D3 good (ETA in
         # time); D2 and D4 bad, breached and still open. Budget 5 % (objective 95 %,
         # objectives.yml). Nothing of first_response may show here, nor the other way round.
+        # The selector lists both objectives of the worker's policy.
+        assert variable_values(url, "objective") == {"first_response", "eta"}
         eta = panel_results(url, "eta")
         eta_budget = 0.05
         assert _by_priority(single(eta, "SLO attainment")) == pytest.approx({"P2": 1 / 3}, rel=1e-6)
