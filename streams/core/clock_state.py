@@ -18,6 +18,7 @@ before objectives could be configured.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from sys import intern
 from enum import Enum
 from typing import Any, Final
 
@@ -146,6 +147,8 @@ class ClockState:
                 continue
             if name == "status":
                 value = _STATUS_BY_CODE[value]
+            elif name == "policy_version" or name == "calendar":
+                value = intern(value)  # one string per policy, not one per ticket
             elif name == "breached":
                 value = bool(value)
             setattr(clock, name, value)

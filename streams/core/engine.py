@@ -120,7 +120,7 @@ class SloEngine:
             if count < 1:
                 raise ValueError(f"{name} must be at least 1, got {count!r}")
         self.policy = policy
-        self._terms = objective_clock.Terms(policy)
+        self._terms = objective_clock.terms_for(policy)
         self.stats = EngineStats()
         self._store = store
         self._orphan_timeout = seconds_to_micros(orphan_timeout)

@@ -53,6 +53,7 @@ between the live worker and a replay.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from pydantic import BaseModel
 
@@ -66,7 +67,7 @@ from ticket_slo.streams.core.policy_calendars import PolicyCalendars
 from ticket_slo.streams.core.ticket_state import TicketState
 from ticket_slo.streams.core.timebase import MICROS_PER_SECOND
 
-__all__ = ["Terms", "Objective", "EventSet", "target_micros", "terms_of", "start", "restart", "change_priority",
+__all__ = ["Terms", "Objective", "EventSet", "terms_for", "target_micros", "terms_of", "start", "restart", "change_priority",
            "pause", "resume", "fire_due", "stop", "next_due"]
 
 
@@ -156,6 +157,25 @@ class Terms:
         """How objective ``name``'s clock moves, or None when a changed policy no longer defines
         it (such a clock is only ended by ``ticket.closed``)."""
         return self.objectives.get(name)
+
+
+#: The ``Terms`` of the policies in use, by ``id``, each with its policy (which keeps the id
+#: from being reused). A worker's engines, one per partition, share one: a business calendar
+#: lays out years of working hours when first used (about 0.1 s each), once per process.
+_SHARED_TERMS: dict[int, tuple[Policy, Terms]] = {}
+_SHARED_LIMIT: Final = 8
+
+
+def terms_for(policy: Policy) -> Terms:
+    """The ``Terms`` of ``policy``, built once per process and shared."""
+    found = _SHARED_TERMS.get(id(policy))
+    if found is not None and found[0] is policy:
+        return found[1]
+    if len(_SHARED_TERMS) >= _SHARED_LIMIT:
+        _SHARED_TERMS.pop(next(iter(_SHARED_TERMS)))
+    terms = Terms(policy)
+    _SHARED_TERMS[id(policy)] = (policy, terms)
+    return terms
 
 
 def target_micros(policy: Policy, plan: str, objective: str, priority: Priority) -> int | None:

@@ -94,6 +94,9 @@ class BufferedEvent(NamedTuple):
     source: EventSource | None
 
 
+#: The record form's version. Records written since objectives became configurable leave
+#: it out (absent means 1): at a million tickets, a dict of 11 keys instead of 10 costs
+#: 192 bytes more (CPython's table grows from 272 to 464 bytes).
 RECORD_VERSION: Final = 1
 
 #: A record's stored value (``ticket_slo.streams.core.changelog_codec``) starts with this
@@ -207,7 +210,7 @@ class TicketState:
         """Compact JSON-able dict: short keys, empty fields left out. The first clock's keys
         sit beside the ticket's (so a ticket with one clock, the shipped policy's case, costs
         no nesting), any further clock's in the list under ``x``."""
-        record: Record = {"v": RECORD_VERSION, "ph": self.phase.value, "s": self.seen}
+        record: Record = {"ph": self.phase.value, "s": self.seen}
         if self.due is not None:
             record["d"] = self.due
         if self.buffer:
@@ -233,7 +236,7 @@ class TicketState:
 
     @classmethod
     def from_record(cls, record: Record) -> TicketState:
-        version = record.get("v")
+        version = record.get("v", RECORD_VERSION)
         if version != RECORD_VERSION:
             raise ValueError(f"ticket state record version {version!r} is not {RECORD_VERSION}")
         phase = _PHASE_BY_CODE.get(record.get("ph"))

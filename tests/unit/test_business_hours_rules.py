@@ -229,3 +229,12 @@ def test_a_restart_indexes_the_business_deadline_from_records_and_from_stored_va
     [(ticket, record)] = list(run.store.items())
     scan = TicketState.index_records([(ticket, encode_record(record))])
     assert scan.deadlines == {("first_response", "P1"): [(round(clock(minute(2, 10)) * 1_000_000), "t1")]}
+
+
+def test_the_engines_of_one_policy_share_its_calendars(policy: Policy) -> None:
+    from ticket_slo.streams.core.state_store import DictStateStore
+
+    first, second = SloEngine(policy, DictStateStore()), SloEngine(policy, DictStateStore())
+    first.apply(opened("t1", at=minute(2, 9), plan="business"), clock(minute(2, 9)))
+    laid_out = first._terms.calendars.calendar("office")
+    assert second._terms.calendars.calendar("office") is laid_out and laid_out.layouts == 1

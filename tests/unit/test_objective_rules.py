@@ -216,7 +216,7 @@ def test_close_stops_every_open_clock_and_a_finished_ticket_keeps_only_its_seen_
     assert by_objective(run, "slo.completed") == [("first_response", 300.0, True), ("resolution", 900.0, True),
                                                   ("eta", 600.0, True)]
     assert run.engine.clock_counts() == {}
-    assert set(run.store.data["t1"]) == {"v", "ph", "s", "d", "ca"}, "a closed marker"
+    assert set(run.store.data["t1"]) == {"ph", "s", "d", "ca"}, "a closed marker"
 
 
 def test_a_ticket_whose_objectives_are_all_done_and_not_restartable_is_retired(tmp_path: Path) -> None:
@@ -228,7 +228,7 @@ def test_a_ticket_whose_objectives_are_all_done_and_not_restartable_is_retired(t
         run.apply(event)
         assert run.store.data["t1"]["ph"] == "r", "resolution still runs"
     run.apply(resolved("t1", at=8))
-    assert run.store.data["t1"] == {"v": 1, "ph": "d", "s": run.store.data["t1"]["s"]}
+    assert run.store.data["t1"] == {"ph": "d", "s": run.store.data["t1"]["s"]}
 
 
 def test_a_restarted_engine_rebuilds_every_clocks_gauges(policy: Policy) -> None:

@@ -45,7 +45,7 @@ def test_a_first_breach_cycle_costs_no_record_space() -> None:
 
 def test_records_leave_out_empty_fields() -> None:
     state = TicketState(phase=Phase.CLOSED, closed_at=5, due=7)
-    assert set(state.to_record()) == {"v", "ph", "s", "ca", "d"}
+    assert set(state.to_record()) == {"ph", "s", "ca", "d"}
 
 
 def test_seen_ids_are_bounded_and_oldest_are_forgotten() -> None:
@@ -133,9 +133,17 @@ OLD_RECORDS: list[str] = [
 ]
 
 
-def test_records_written_before_load_and_write_back_byte_for_byte() -> None:
+def test_records_written_before_load_and_write_back_byte_for_byte_but_for_the_implicit_version() -> None:
     for text in OLD_RECORDS:
-        assert json.dumps(TicketState.from_record(json.loads(text)).to_record()) == text
+        assert json.dumps(TicketState.from_record(json.loads(text)).to_record()) == text.replace('"v": 1, ', "")
+
+
+def test_a_record_without_a_version_is_version_1_and_another_version_is_refused() -> None:
+    import pytest
+
+    assert TicketState.from_record({"ph": "d", "s": ","}).phase is Phase.DONE
+    with pytest.raises(ValueError, match="^ticket state record version 2 is not 1$"):
+        TicketState.from_record({"v": 2, "ph": "d", "s": ","})
 
 
 def test_a_loaded_record_has_typed_phase_buffer_and_clock() -> None:
