@@ -257,27 +257,37 @@ def pipeline(ctx: BenchContext, batch: list[Record], profile: Path | None = None
             what="preload", total=len(drained))
     worker = ctx.start_worker(phase)
     spies: list[Child] = []
-
-    def start_profiler() -> None:
-        if profile is not None:
-            spies.extend(filter(None, [_start_profiler(worker, profile)]))
-
     try:
         result = _drain(ctx, phase, worker, worker.started, len(drained) + 2 * len(probes), probes, {}, "pipeline",
-                        start_profiler)
+                        _profiler_starter(worker, profile, spies))
     finally:
-        for spy in spies:
-            spy.interrupt(30)
+        _stop_profilers(spies)
         worker.terminate()
     if spies:
         result["profiled"] = str(profile)
     return result
 
 
+def _profiler_starter(worker: WorkerChild, profile: Path | None, spies: list[Child]) -> Callable[[], None]:
+    """What ``_drain`` calls once the worker is ready: py-spy on it, when a profile is asked for."""
+    def start() -> None:
+        if profile is not None:
+            spies.extend(filter(None, [_start_profiler(worker, profile)]))
+    return start
+
+
+def _stop_profilers(spies: list[Child]) -> None:
+    for spy in spies:
+        spy.interrupt(30)
+
+
 def open_state(ctx: BenchContext, batch: list[Record], count: int,
-               scenario: Scenario = ALWAYS_ON) -> dict[str, object]:
+               scenario: Scenario = ALWAYS_ON, profile: Path | None = None) -> dict[str, object]:
     """N open tickets in state: memory per ticket, restart time against a raw changelog read,
     then the same drain as ``pipeline`` on top of them.
+
+    With ``profile``, py-spy samples the restarted worker during the drain, into ``profile``
+    with the phase's name added (``drain.txt`` → ``drain-open1000000-business.txt``).
 
     ``scenario`` gives the policy and the open tickets' plans and times; ``batch`` (what
     is drained) should be made with the same mix. Probes go on the scenario's first plan,
@@ -326,11 +336,16 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int,
     produce(settings, settings.topics.events, _probe_records(probes, probe_plan) + drained, what="preload",
             total=len(drained))
     restarted = ctx.start_worker(phase)
+    spies: list[Child] = []
+    profile_out = None if profile is None else profile.with_name(f"{profile.stem}-{name}{profile.suffix}")
     try:
         drain = _drain(ctx, phase, restarted, restarted.started, len(drained) + 2 * len(probes), probes, probe_offsets,
-                       what)
+                       what, _profiler_starter(restarted, profile_out, spies))
     finally:
+        _stop_profilers(spies)
         restarted.terminate()
+    if spies:
+        drain["profiled"] = str(profile_out)
     cold = _restart_without_snapshots(ctx, phase, what, probe_plan) if scenario.cold_restart else None
     return {
         "open_tickets": count,

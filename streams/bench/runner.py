@@ -198,7 +198,7 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
                 if options.runs(scenario.key(size)) and scenario.mix not in batches:
                     batches[scenario.mix] = _throughput_batch(plan, scenario.mix)
                 measure(scenario.key(size), lambda scenario=scenario, count=count:  # type: ignore[misc]
-                        phases.open_state(ctx, batches[scenario.mix], count, scenario))
+                        phases.open_state(ctx, batches[scenario.mix], count, scenario, options.profile))
     except KeyboardInterrupt as exc:
         failed = exc
     finally:
