@@ -73,6 +73,14 @@ def _open_state_goal(small: dict[str, Any] | None, large: dict[str, Any] | None,
              "met": ratio is not None and ratio >= 0.9}]
 
 
+def _worker_cpu_note(drain: dict[str, Any]) -> str:
+    """The worker's CPU per drained event: unlike events/s, barely moved by other load on the machine."""
+    seconds = drain.get("cpu", {}).get("cpu_s", {}).get("worker")
+    if not seconds or not drain.get("events"):
+        return ""
+    return f"; worker CPU {seconds / drain['events'] * 1e6:.1f} µs/event"
+
+
 def _business(key: str) -> bool:
     return key.endswith("_business")
 
@@ -167,7 +175,7 @@ def render(figures: dict[str, Any]) -> str:
                      else f"  pipeline: worker + {state['open_tickets']:,} open tickets")
             add(f"{label:<46}"
                 f"{drain['events_per_s']:>12,.0f}  {drain['events']:,} events in {drain['drain_s']:.1f} s to lag 0 "
-                f"({drain['events_per_s_to_last_write']:,.0f}/s to last write)")
+                f"({drain['events_per_s_to_last_write']:,.0f}/s to last write{_worker_cpu_note(drain)})")
     breaches = figures.get("breaches")
     if breaches:
         add("")

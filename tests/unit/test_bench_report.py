@@ -45,6 +45,7 @@ def test_business_hours_get_their_own_goal_row_beside_the_24_7_one() -> None:
     lines = text.splitlines()
     business_row = next(line for line in lines if line.startswith("  business hours: worker + 1,000,000 open "))
     assert business_row.split()[6:8] == ["26,400", "500,016"]
+    assert business_row.endswith("(26,500/s to last write; worker CPU 18.0 µs/event)")  # 9 s / 500,016 events
     always_on_row = next(line for line in lines if line.startswith("  pipeline: worker + 1,000,000 open tickets "))
     assert always_on_row.split()[6] == "32,000"
     assert "state with 1,000,000 open tickets on business-hours plans (business-de, business-us): RSS" in text
