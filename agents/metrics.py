@@ -21,15 +21,15 @@ from prometheus_client import (
 from prometheus_client import gc_collector, platform_collector, process_collector
 
 from ticket_slo.agents.batch_histogram import BatchHistogram
-from ticket_slo.schemas.events import EVENT_TYPES, PRIORITIES, TicketEvent, TicketOpened
-from ticket_slo.schemas.objectives import FIRST_RESPONSE, OBJECTIVES
+from ticket_slo.schemas.events import EVENT_TYPES, PRIORITIES, TicketEvent
+from ticket_slo.schemas.objectives import OBJECTIVES
 from ticket_slo.schemas.outputs import DeadLetter, SloAtRisk, SloBreached, SloBreachRetracted, SloCompleted
 from ticket_slo.schemas.policy import DEFAULT_PLAN
 from ticket_slo.schemas.validation import REASONS
 from ticket_slo.streams.core.effects import Applied, Effect, Ignored
 from ticket_slo.streams.core.emission import Emission, output_type
 
-__all__ = ["SloMetrics", "AppliedTally", "METRIC_NAMES", "IGNORED_REASONS", "CLOCK_STATES", "RUNNING", "BREACHED", "OTHER_PLAN",
+__all__ = ["SloMetrics", "AppliedTally", "METRIC_NAMES", "IGNORED_REASONS", "CLOCK_STATES", "RUNNING", "PAUSED", "BREACHED", "OTHER_PLAN",
            "elapsed_buckets", "threshold_label"]
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,13 @@ BREACH_DELAY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2
 #: Why a valid, new event changed nothing (the ``reason`` label of the ignored counter).
 IGNORED_REASONS: Final[tuple[str, ...]] = tuple(reason.value for reason in Ignored)
 
-#: The ``state`` label of ``ticket_slo_open_clocks``: a clock not breached, or one whose breach
-#: stands (published, not retracted) while the ticket is still unanswered.
+#: The ``state`` label of ``ticket_slo_open_clocks``: a clock counting and not breached, one
+#: paused (e.g. waiting on the customer) and not breached, or one whose breach stands
+#: (published, not retracted) while its outcome is still to come.
 RUNNING: Final = "running"
+PAUSED: Final = "paused"
 BREACHED: Final = "breached"
-CLOCK_STATES: Final[tuple[str, ...]] = (RUNNING, BREACHED)
+CLOCK_STATES: Final[tuple[str, ...]] = (RUNNING, PAUSED, BREACHED)
 #: The ``plan`` label of outcomes on a plan the policy does not name.
 OTHER_PLAN: Final = "(other)"
 
@@ -97,7 +99,7 @@ class AppliedTally:
         self._wall = wall_now
         self._types: dict[str, int] = {}
         self._ignored: dict[str, int] = {}
-        self._clocks: dict[str, int] = {}
+        self._clocks: dict[tuple[str, str], int] = {}
         self._not_eligible = 0
         self._duplicates = 0
         self._lags: list[float] = []
@@ -114,9 +116,9 @@ class AppliedTally:
             self._ignored[reason.value] = self._ignored.get(reason.value, 0) + 1
         lag = self._wall - event.occurred_at.timestamp()
         self._lags.append(lag if lag > 0.0 else 0.0)
-        if effect is Effect.CLOCK_STARTED and isinstance(event, TicketOpened):
-            self._clocks[event.priority] = self._clocks.get(event.priority, 0) + 1
-        elif effect is Effect.NOT_ELIGIBLE:
+        for group in applied.started:
+            self._clocks[group] = self._clocks.get(group, 0) + 1
+        if effect is Effect.NOT_ELIGIBLE:
             self._not_eligible += 1
 
     def flush(self) -> None:
@@ -127,8 +129,8 @@ class AppliedTally:
             child(metrics.events, name).inc(count)
         for reason, count in self._ignored.items():
             child(metrics.ignored, reason).inc(count)
-        for priority, count in self._clocks.items():
-            child(metrics.clocks_started, FIRST_RESPONSE, priority).inc(count)
+        for (objective, priority), count in self._clocks.items():
+            child(metrics.clocks_started, objective, priority).inc(count)
         if self._not_eligible:
             metrics.not_eligible.inc(self._not_eligible)
         if self._duplicates:
@@ -143,10 +145,13 @@ class SloMetrics:
     """The metric families of one worker process."""
 
     def __init__(self, targets: Iterable[float], registry: CollectorRegistry | None = None,
-                 warn_thresholds: Iterable[float] = (), plans: Iterable[str] = (DEFAULT_PLAN,)) -> None:
+                 warn_thresholds: Iterable[float] = (), plans: Iterable[str] = (DEFAULT_PLAN,),
+                 objectives: Iterable[str] = OBJECTIVES) -> None:
         #: The ``plan`` label takes the policy's plan names; any other plan is counted as
         #: ``OTHER_PLAN``, so a helpdesk sending arbitrary plan names cannot grow the series.
         self._plans = frozenset(plans)
+        #: The policy's objectives: their series are exported at zero from the start.
+        self._objectives = tuple(objectives)
         self.registry = registry or CollectorRegistry(auto_describe=True)
         process_collector.ProcessCollector(registry=self.registry)
         platform_collector.PlatformCollector(registry=self.registry)
@@ -179,8 +184,9 @@ class SloMetrics:
         self.at_risk = Counter("ticket_slo_at_risk", "slo.at_risk warnings published.",
                                ["objective", "priority", "threshold"], registry=r)
         self.open_clocks = Gauge("ticket_slo_open_clocks",
-                                 "Running clocks in the partitions this worker owns, by state: running (not "
-                                 "breached) or breached (a breach stands and the ticket is still unanswered).",
+                                 "Open clocks in the partitions this worker owns, by state: running (counting, not "
+                                 "breached), paused (not counting, not breached) or breached (a breach stands and "
+                                 "the outcome is still to come).",
                                  ["objective", "priority", "state"], registry=r)
         # A timestamp, not "seconds until": should the worker's event loop stall, the value
         # stays put while Prometheus's time() moves on, so an overdue deadline still shows.
@@ -225,7 +231,7 @@ class SloMetrics:
             self.invalid.labels(reason)
         for reason in IGNORED_REASONS:
             self.ignored.labels(reason)
-        for objective in OBJECTIVES:
+        for objective in self._objectives:
             for priority in PRIORITIES:
                 self.clocks_started.labels(objective, priority)
                 self.breaches.labels(objective, priority)

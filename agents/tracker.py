@@ -16,10 +16,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Final, Mapping, Protocol, Sequence
 
-from ticket_slo.agents.metrics import BREACHED, CLOCK_STATES, RUNNING, SloMetrics
+from ticket_slo.agents.metrics import BREACHED, CLOCK_STATES, PAUSED, RUNNING, SloMetrics
 from ticket_slo.agents.progress import ProgressLog
 from ticket_slo.schemas.events import PRIORITIES
-from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.core.clocks import PartitionCatchUp
 from ticket_slo.streams.core.emission import EmissionKind
@@ -295,24 +294,25 @@ class Tracker:
         return states
 
     def refresh_gauges(self) -> None:
-        """Open clocks by priority and state, and the soonest deadline, of the partitions owned now.
+        """Open clocks by objective, priority and state, and the soonest deadline, of the
+        partitions owned now.
 
-        Label values are bounded: priorities P1-P4 only (a record of any other would not be
-        exported), and the two states; every pair is exported, at zero too, while partitions are owned.
+        Label values are bounded: the policy's objectives, priorities P1-P4 only (a record of
+        any other would not be exported), and the three states; every combination is exported,
+        at zero too, while partitions are owned.
         """
-        counts = {(FIRST_RESPONSE, priority, state): 0
+        counts = {(objective, priority, state): 0 for objective in self._policy.objective_names()
                   for priority in PRIORITIES for state in CLOCK_STATES} if self._owned else {}
         soonest: dict[tuple[str, str], float] = {}
         for partition in self._owned:
             engine = self._batchers[partition].engine
-            open_clocks, breached = engine.open_clocks_by_priority(), engine.breached_clocks_by_priority()
-            for priority in PRIORITIES:
-                late = breached.get(priority, 0)
-                counts[FIRST_RESPONSE, priority, RUNNING] += open_clocks.get(priority, 0) - late
-                counts[FIRST_RESPONSE, priority, BREACHED] += late
-            for priority, deadline in engine.soonest_deadlines().items():
-                if priority in PRIORITIES:
-                    key = (FIRST_RESPONSE, priority)
+            for (objective, priority), (open_clocks, paused, late) in engine.clock_counts().items():
+                if priority in PRIORITIES and (objective, priority, RUNNING) in counts:
+                    counts[objective, priority, RUNNING] += open_clocks - paused - late
+                    counts[objective, priority, PAUSED] += paused
+                    counts[objective, priority, BREACHED] += late
+            for key, deadline in engine.soonest_deadlines_by_group().items():
+                if key[1] in PRIORITIES:
                     soonest[key] = min(deadline, soonest.get(key, deadline))
         self._metrics.set_ownership(len(self._owned), counts, soonest)
 

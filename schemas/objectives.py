@@ -1,12 +1,17 @@
-"""The names of the service-level objectives the engine knows how to track."""
+"""Objective names: the built-in one, and the type every output names its objective with.
+
+A policy may define more objectives (``schemas/objective_spec.py``); their names are
+checked against ``OBJECTIVE_NAME_PATTERN`` when the policy is loaded.
+"""
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
 __all__ = ["Objective", "FIRST_RESPONSE", "OBJECTIVES"]
 
-#: Only first response for now; the name travels in every output so that more can follow.
-Objective = Literal["first_response"]
+#: An objective's name as outputs carry it.
+Objective = str
 FIRST_RESPONSE: Final[Objective] = "first_response"
+#: The objectives every policy knows without defining them.
 OBJECTIVES: Final[tuple[Objective, ...]] = (FIRST_RESPONSE,)

@@ -65,9 +65,9 @@ BREACH_ID_NAMESPACE: Final[uuid.UUID] = uuid.UUID("6f1c9a52-3b8e-5d47-9a0e-2c4b7
 def breach_id(ticket_id: str, objective: str, cycle: int = 1) -> str:
     """Deterministic id of one breach: the retraction and any redelivery carry the same id.
 
-    ``cycle`` is 1 for a clock's first breach. A reopen does not restart the clock, so
-    only a breach retracted by a late priority change moves it on: if the new deadline
-    passes as well, that second breach is cycle 2, a different id.
+    ``cycle`` is 1 for a clock's first breach. It moves on when a breach is retracted while
+    the clock runs on (a late priority change or a late pause) and when a reopen restarts
+    the clock (objectives with ``restarts_on_reopen``): a later breach is then another id.
     """
     if cycle < 1:
         raise ValueError(f"breach cycle must be >= 1, got {cycle}")
@@ -83,7 +83,7 @@ class _Output(BaseModel):
 
 
 class SloBreached(_Output):
-    """The clock passed the deadline with no first response (rule 4)."""
+    """The clock passed its deadline with no stop event (rule 4): the promise is broken."""
 
     type: Literal["slo.breached"] = "slo.breached"
     breach_id: str

@@ -22,7 +22,8 @@ from pydantic_core import PydanticCustomError
 from ticket_slo.schemas.calendar_spec import ALWAYS_ON_CALENDAR, CalendarSpec, HolidaySpec
 from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.schemas.events import PRIORITIES, Priority
-from ticket_slo.schemas.objectives import OBJECTIVES, Objective
+from ticket_slo.schemas.objective_spec import BUILT_IN_OBJECTIVES, OBJECTIVE_NAME_PATTERN, EventMatch, ObjectiveSpec
+from ticket_slo.schemas.objectives import Objective
 
 __all__ = [
     "ALWAYS_ON_CALENDAR",
@@ -33,7 +34,7 @@ __all__ = [
     "DEFAULT_WARN_AT",
     "Duration",
     "ObjectiveTargets",
-    "Objectives",
+    "ObjectiveSpec",
     "PlanPolicy",
     "Policy",
     "PolicyError",
@@ -104,17 +105,16 @@ class ObjectiveTargets(_Strict):
         return int(getattr(self, priority))
 
 
-class Objectives(_Strict):
-    """Objectives of one plan; a missing one means the plan's tickets are not tracked for it."""
-
-    first_response: ObjectiveTargets | None = None
+#: An objective's name where the file defines or names one.
+_ObjectiveName = Annotated[str, Field(pattern=OBJECTIVE_NAME_PATTERN)]
 
 
 class PlanPolicy(_Strict):
     """Targets, warning fractions and the calendar (``24/7`` unless named) of one plan."""
 
     warn_at: tuple[_Fraction, ...] = DEFAULT_WARN_AT
-    objectives: Objectives = Objectives()
+    #: Targets per objective; an objective left out is not tracked for the plan's tickets.
+    objectives: dict[_ObjectiveName, ObjectiveTargets] = {}
     calendar: Annotated[str, Field(min_length=1)] = ALWAYS_ON_CALENDAR
 
     @field_validator("warn_at", mode="after")
@@ -123,7 +123,7 @@ class PlanPolicy(_Strict):
         return tuple(sorted(set(value)))
 
     def targets(self, objective: Objective) -> ObjectiveTargets | None:
-        return getattr(self.objectives, objective, None)
+        return self.objectives.get(objective)
 
 
 _Name = Annotated[str, Field(min_length=1, max_length=256)]
@@ -143,9 +143,12 @@ class Policy(_Strict):
     catches tickets on unknown plans."""
 
     plans: dict[Annotated[str, Field(min_length=1)], PlanPolicy]
+    #: Objectives besides the built-in ``first_response``: when their clocks start, stop, pause.
+    objectives: dict[_ObjectiveName, ObjectiveSpec] = {}
     calendars: dict[Annotated[str, Field(min_length=1)], CalendarSpec] = {}
     contracts: dict[_Name, ContractPolicy] = {}
     _contract_of: dict[str, str] = PrivateAttr(default_factory=dict)
+    _plan_objectives: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _has_default(self) -> Policy:
@@ -170,6 +173,39 @@ class Policy(_Strict):
                     {"plan": name, "calendar": repr(plan.calendar), "known": known},
                 )
         return self
+
+    @model_validator(mode="after")
+    def _objectives_known(self) -> Policy:
+        for name in self.objectives:
+            if name in BUILT_IN_OBJECTIVES:
+                raise PydanticCustomError(
+                    "objective_built_in", "{name} is built in and cannot be redefined", {"name": repr(name),
+                                                                                         "key": name})
+        known = self.objective_names()
+        for plan_name, plan in self.plans.items():
+            for name in plan.objectives:
+                if name not in known:
+                    raise PydanticCustomError(
+                        "unknown_objective", "unknown objective {name} (known: {known})",
+                        {"plan": plan_name, "name": repr(name), "known": ", ".join(known)},
+                    )
+            # In the file's order of definition: outputs of one event come in a stable order.
+            self._plan_objectives[plan_name] = tuple(name for name in known if name in plan.objectives)
+        return self
+
+    def objective_names(self) -> tuple[str, ...]:
+        """Every objective the policy knows: the built-in ones first, then those it defines."""
+        return (*BUILT_IN_OBJECTIVES, *self.objectives)
+
+    def objective_spec(self, name: str) -> ObjectiveSpec:
+        """How the clock of objective ``name`` moves (a name the policy knows)."""
+        built_in = BUILT_IN_OBJECTIVES.get(name)
+        return built_in if built_in is not None else self.objectives[name]
+
+    def plan_objectives(self, plan: str) -> tuple[str, ...]:
+        """The objectives tracked for tickets on ``plan`` (``default``'s for an unknown plan)."""
+        found = self._plan_objectives.get(plan)
+        return found if found is not None else self._plan_objectives[DEFAULT_PLAN]
 
     @model_validator(mode="after")
     def _contracts_consistent(self) -> Policy:
@@ -224,7 +260,7 @@ class Policy(_Strict):
         """Every target of every plan, objective and priority, in seconds (histogram bounds)."""
         found: set[float] = set()
         for name in self.plans:
-            for objective in OBJECTIVES:
+            for objective in self.plan_objectives(name):
                 for priority in PRIORITIES:
                     target = self.target_seconds(name, objective, priority)
                     if target is not None:
@@ -343,6 +379,10 @@ def _loc_of(item: Any) -> list[str]:
     kind = item["type"]
     if kind == "unknown_calendar":
         return ["plans", str(item["ctx"]["plan"]), "calendar"]
+    if kind == "objective_built_in":
+        return ["objectives", str(item["ctx"]["key"])]
+    if kind == "unknown_objective":
+        return ["plans", str(item["ctx"]["plan"]), "objectives", str(item["ctx"]["name"]).strip("'")]
     if kind == "contract_plan":
         return ["contracts", str(item["ctx"]["contract"]), "plan"]
     if kind == "contract_customer_twice":
@@ -366,9 +406,13 @@ def _locate(item: Any, loc: list[str]) -> tuple[str, str]:
         return "plans.default", item["msg"]
     if kind in ("greater_than", "less_than"):
         return key_path, f"{item['input']!r} is not a fraction strictly between 0 and 1"
+    if kind == "string_pattern_mismatch" and "objectives" in loc:
+        return key_path, (f"{item.get('input')!r} is not an objective name (lower-case letters, digits and _, "
+                          "starting with a letter)")
     if kind in ("float_type", "float_parsing"):
         return key_path, f"{item['input']!r} is not a number"
-    if kind.startswith(("duration_", "calendar_", "contract_")) or kind == "unknown_calendar":
+    if kind.startswith(("duration_", "calendar_", "contract_", "objective_")) or kind in ("unknown_calendar",
+                                                                                     "unknown_objective"):
         return key_path, item["msg"]
     if kind in ("date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"):
         return key_path, f"{item.get('input')!r} is not a date (write YYYY-MM-DD)"
@@ -384,8 +428,10 @@ def _unknown_key(loc: list[str]) -> str:
     """Name the unknown key and the keys allowed at that place."""
     name = loc[-1]
     depth = len(loc)
-    if depth == 4 and loc[0] == "plans" and loc[2] == "objectives":
-        return f"unknown objective {name!r} (known: {', '.join(OBJECTIVES)})"
+    if depth == 3 and loc[0] == "objectives":
+        return f"unknown key {name!r} (known: {', '.join(ObjectiveSpec.model_fields)})"
+    if depth == 4 and loc[0] == "objectives" and loc[2] in ObjectiveSpec.model_fields:
+        return f"unknown key {name!r} (known: {', '.join(EventMatch.model_fields)})"
     if depth == 5 and loc[0] == "plans" and loc[2] == "objectives":
         return f"unknown priority {name!r} (known: {', '.join(PRIORITIES)})"
     if depth == 3 and loc[0] == "plans":

@@ -20,8 +20,8 @@ class Effect(Enum):
     DUPLICATE = "duplicate"  # its event_id was seen for this ticket: nothing else happened
     BUFFERED = "buffered"  # it arrived before ticket.opened and waits for it
     ORPHANED = "orphaned"  # it arrived before ticket.opened, but too much already waits: dead-lettered
-    CLOCK_STARTED = "clock_started"  # a ticket.opened on a plan with the objective
-    NOT_ELIGIBLE = "not_eligible"  # a ticket.opened on a plan without it: no clock
+    CLOCK_STARTED = "clock_started"  # a ticket.opened that started a clock
+    NOT_ELIGIBLE = "not_eligible"  # a ticket.opened on a plan without objectives: no clock
     IGNORED = "ignored"  # valid and new but changed nothing; ``Applied.ignored`` says why
     APPLIED = "applied"  # any other event of an opened ticket (it may or may not move the clock)
 
@@ -38,9 +38,12 @@ class Applied(NamedTuple):
 
     ``ignored`` holds one reason per event that changed nothing: this one (then the effect
     is ``IGNORED``), or, for an opening, each buffered event it applied that found the ticket
-    already closed by an earlier one. ``EngineStats`` counts the same events.
+    already closed by an earlier one. ``EngineStats`` counts the same events. ``started``
+    names the (objective, priority) of every clock the event started (an opening, an
+    acknowledgement that starts an ETA clock, a reopening that restarts one).
     """
 
     effect: Effect
     emissions: list[Emission]
     ignored: tuple[Ignored, ...] = ()
+    started: tuple[tuple[str, str], ...] = ()

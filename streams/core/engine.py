@@ -8,7 +8,7 @@ from the store. Work per ``apply`` is one store read and write plus at most one 
 push; ``advance`` pops only due entries: nothing ever scans all tickets (except
 ``rebuild_index``, once per restart or partition assignment).
 
-Rules beyond the first-response clock itself (see ``ticket_slo.streams.core.first_response``):
+Rules beyond each clock itself (see ``ticket_slo.streams.core.objective_clock``):
 
 * What an event did comes back with its outputs (``Applied``: clock started,
   buffered, duplicate, ignored and why, ...); ``stats`` counts the same things in total.
@@ -25,13 +25,21 @@ Rules beyond the first-response clock itself (see ``ticket_slo.streams.core.firs
   event) has each buffered event dead-lettered as ``orphan`` and its state deleted.
   An orphan's dead letter carries the event as re-serialised by the model (extra
   fields the contract ignores are gone), plus its ``EventSource``.
-* Not eligible: a plan without ``first_response`` gets no clock and no output, but
-  the ticket's state is kept (phase ``done``) so its later events are not orphans.
-* Reopen (rule 8) has no effect on the clock; neither do assignment, status or ETA.
-* ``ticket.closed`` stops a running clock and leaves a closed marker (only the seen
-  ids) that ignores every event until ``closed_retention`` has passed on the engine
-  clock, when the state is deleted (a tombstone in the changelog). A ticket that is
-  resolved but never closed keeps its small ``done`` state indefinitely.
+* Objectives: each objective of the ticket's plan has its own clock, started, stopped,
+  paused and resumed by the events its definition names (``schemas/objective_spec.py``;
+  ``first_response`` is built in), in the order the policy defines the objectives. An event
+  is offered to every clock: a clock not started yet may start, a running one may stop
+  or pause, a paused one may stop or resume, a finished one may restart on a reopen.
+* Not eligible: a plan without objectives gets no clock and no output, but the ticket's
+  state is kept (phase ``done``) so its later events are not orphans.
+* Once every objective of the plan has its outcome and none restarts on a reopen, the
+  ticket keeps only its seen ids (phase ``done``); otherwise it stays tracked.
+* Reopen (rule 8) restarts only the clocks of objectives with ``restarts_on_reopen``
+  (not ``first_response``).
+* ``ticket.closed`` stops every running or paused clock and leaves a closed marker (only
+  the seen ids) that ignores every event until ``closed_retention`` has passed on the
+  engine clock, when the state is deleted (a tombstone in the changelog). A ticket that
+  is resolved but never closed keeps its small ``done`` state indefinitely.
 """
 
 from __future__ import annotations
@@ -42,22 +50,28 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from ticket_slo.schemas.events import (
-    FIRST_RESPONSE_STOPS,
-    PRIORITIES,
-    TicketEvent,
-    TicketOpened,
-    TicketPriorityChanged,
-)
+from ticket_slo.schemas.events import PRIORITIES, TicketEvent, TicketOpened, TicketPriorityChanged, TicketStatusChanged
+from ticket_slo.schemas.objectives import FIRST_RESPONSE
 from ticket_slo.schemas.outputs import DeadLetter
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.schemas.validation import ORPHAN, event_adapter
-from ticket_slo.streams.core import first_response
+from ticket_slo.streams.core import objective_clock
+from ticket_slo.streams.core.clock_state import ClockStatus
 from ticket_slo.streams.core.effects import Applied, Effect, Ignored
 from ticket_slo.streams.core.emission import Emission, EventSource, output_type
 from ticket_slo.streams.core.engine_stats import EngineStats
 from ticket_slo.streams.core.state_store import StateStore
-from ticket_slo.streams.core.ticket_state import SEEN_LIMIT, BufferedEvent, Phase, TicketState, event_id_hash
+from ticket_slo.streams.core.ticket_state import (
+    BREACHED_KIND,
+    PAUSED_KIND,
+    SEEN_LIMIT,
+    BufferedEvent,
+    ClockCensus,
+    Group,
+    Phase,
+    TicketState,
+    event_id_hash,
+)
 from ticket_slo.streams.core.timebase import datetime_to_micros, micros_to_datetime, micros_to_seconds, seconds_to_micros
 from ticket_slo.streams.core.soonest_deadlines import DeadlineKey, SoonestDeadlines
 from ticket_slo.streams.core.timer_index import TimerIndex
@@ -73,19 +87,20 @@ BUFFER_BYTES_LIMIT: Final = 128 * 1024
 @dataclass(slots=True)
 class EngineIndex:
     """An engine's derived index as plain data: the timer heap (stale entries included),
-    how many tickets have a timer, the per-priority deadline heaps, the running clocks
-    per priority and, among them, those whose breach stands. Only valid together with the
-    records it was derived from."""
+    how many tickets have a timer, the deadline heaps per (objective, priority) group, the
+    open clocks per group and, among them, those paused and those whose breach stands.
+    Only valid together with the records it was derived from."""
 
     timers: list[tuple[int, str]]
     timers_live: int
-    deadlines: dict[str, list[tuple[int, str]]]
-    open_by_priority: dict[str, int]
-    breached_by_priority: dict[str, int]
+    deadlines: dict[Group, list[tuple[int, str]]]
+    open_clocks: dict[Group, int]
+    paused: dict[Group, int]
+    breached: dict[Group, int]
 
 
 class SloEngine:
-    """Tracks first-response objectives for the tickets in ``store``."""
+    """Tracks the policy's objectives for the tickets in ``store``."""
 
     def __init__(
         self,
@@ -105,16 +120,20 @@ class SloEngine:
             if count < 1:
                 raise ValueError(f"{name} must be at least 1, got {count!r}")
         self.policy = policy
-        self._terms = first_response.Terms(policy)
+        self._terms = objective_clock.Terms(policy)
         self.stats = EngineStats()
         self._store = store
         self._orphan_timeout = seconds_to_micros(orphan_timeout)
         self._closed_retention = seconds_to_micros(closed_retention)
         self._seen_limit = seen_limit
         self._buffer_limit = buffer_limit
-        self._open_by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
-        #: Of those, the clocks whose breach stands (published, not retracted): still unanswered.
-        self._breached_by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
+        #: Open (running or paused) clocks per (objective, priority), and of them the paused
+        #: ones and those whose breach stands (published, not retracted): still unanswered.
+        self._open_clocks: dict[Group, int] = {}
+        self._paused: dict[Group, int] = {}
+        self._breached: dict[Group, int] = {}
+        #: (objective, priority) of each clock the event being applied started.
+        self._started: list[Group] = []
         self._index = TimerIndex(self._is_current)
         self._deadlines = SoonestDeadlines(self._has_deadline)
         if index is None:
@@ -134,11 +153,12 @@ class SloEngine:
         if state.has_seen_hash(digest):
             self.stats.duplicates += 1
             return Applied(Effect.DUPLICATE, [])
-        old_due, old_priority, old_deadline = state.due, _running_priority(state), _deadline_key(state)
+        old_due, old_census = state.due, state.census()
         state.remember_hash(digest, self._seen_limit)
         self.stats.events += 1
         out: list[BaseModel] = []
         ignored: tuple[Ignored, ...] = ()
+        self._started = started = []
         if state.phase is Phase.PENDING:
             if isinstance(event, TicketOpened):
                 effect, ignored = self._open(ticket_id, state, event, now_us, out)
@@ -147,8 +167,8 @@ class SloEngine:
         else:
             why = self._on_known_ticket(ticket_id, state, event, now_us, out, fire_at_once=True)
             effect, ignored = (Effect.APPLIED, ()) if why is None else (Effect.IGNORED, (why,))
-        self._commit(ticket_id, state, old_due, old_priority, old_deadline)
-        return Applied(effect, self._emit(ticket_id, out), ignored)
+        self._commit(ticket_id, state, old_due, old_census)
+        return Applied(effect, self._emit(ticket_id, out), ignored, tuple(started))
 
     def advance(self, now: float) -> list[Emission]:
         """Fire every timer the clock is strictly past: warnings, breaches, orphans, expiries."""
@@ -159,18 +179,19 @@ class SloEngine:
             if record is None:  # pragma: no cover - is_current() saw it a moment ago
                 continue
             state = TicketState.from_record(record)
-            old_due, old_priority, old_deadline = state.due, _running_priority(state), _deadline_key(state)
+            old_due, old_census = state.due, state.census()
             out: list[BaseModel] = []
             delete = False
             if state.phase is Phase.RUNNING:
-                out = first_response.fire_due(ticket_id, state, self._terms, now_us)
+                for clock in state.clocks:
+                    out.extend(objective_clock.fire_due(ticket_id, state, clock, self._terms, now_us))
             elif state.phase is Phase.PENDING:
                 out = self._orphan_all(ticket_id, state, now_us)
                 delete = True
             elif state.phase is Phase.CLOSED:
                 self.stats.expired_closed += 1
                 delete = True
-            self._commit(ticket_id, state, old_due, old_priority, old_deadline, delete=delete, popped=True)
+            self._commit(ticket_id, state, old_due, old_census, delete=delete, popped=True)
             emissions.extend(self._emit(ticket_id, out))
         return emissions
 
@@ -184,64 +205,80 @@ class SloEngine:
         scan = TicketState.index_records(self._store.items())
         self._index.replace(scan.timers)
         self._deadlines.replace(scan.deadlines)
-        self._open_by_priority = dict.fromkeys(PRIORITIES, 0) | scan.running_by_priority
-        self._breached_by_priority = dict.fromkeys(PRIORITIES, 0) | scan.breached_by_priority
+        self._open_clocks, self._paused, self._breached = scan.open_clocks, scan.paused, scan.breached
 
     def index(self) -> EngineIndex:
         """What the engine derived from its store, as plain data (shared, not copied: use it
         before the next ``apply`` or ``advance``). A local snapshot keeps it beside the
         records, so that a restart adopts it instead of scanning every ticket again."""
         return EngineIndex(self._index.entries(), self._index.live, self._deadlines.heaps(),
-                           dict(self._open_by_priority), dict(self._breached_by_priority))
+                           dict(self._open_clocks), dict(self._paused), dict(self._breached))
 
     def adopt_index(self, index: EngineIndex) -> None:
         """Take ``index`` (from ``index()`` over these very records) instead of rebuilding."""
         self._index.adopt(index.timers, index.timers_live)
         self._deadlines.adopt(index.deadlines)
-        self._open_by_priority = dict.fromkeys(PRIORITIES, 0) | index.open_by_priority
-        self._breached_by_priority = dict.fromkeys(PRIORITIES, 0) | index.breached_by_priority
+        self._open_clocks, self._paused, self._breached = dict(index.open_clocks), dict(index.paused), dict(index.breached)
 
     def open_clocks(self) -> int:
-        """Running first-response clocks (opened, eligible, not stopped), kept incrementally."""
-        return sum(self._open_by_priority.values())
+        """Open clocks (started, not stopped: running or paused) of every objective, kept incrementally."""
+        return sum(self._open_clocks.values())
 
-    def open_clocks_by_priority(self) -> dict[str, int]:
-        """Running clocks per priority, breached or not."""
-        return dict(self._open_by_priority)
+    def clock_counts(self) -> dict[Group, tuple[int, int, int]]:
+        """(objective, priority) → (open, paused, breached) clocks: the paused and the breached
+        are among the open ones (a paused clock whose breach stands counts as breached)."""
+        return {group: (count, self._paused.get(group, 0), self._breached.get(group, 0))
+                for group, count in self._open_clocks.items() if count}
 
-    def breached_clocks_by_priority(self) -> dict[str, int]:
-        """Of the running clocks, those whose breach stands (published, not retracted), per
-        priority: a customer still waiting for an answer that is already late."""
-        return dict(self._breached_by_priority)
+    def open_clocks_by_priority(self, objective: str = FIRST_RESPONSE) -> dict[str, int]:
+        """Open clocks of ``objective`` per priority, breached or not."""
+        return _by_priority(self._open_clocks, objective)
 
-    def soonest_deadlines(self) -> dict[str, float]:
-        """Priority → epoch seconds of the soonest deadline of a running, unbreached clock."""
-        return {priority: micros_to_seconds(due) for priority, due in self._deadlines.soonest().items()}
+    def breached_clocks_by_priority(self, objective: str = FIRST_RESPONSE) -> dict[str, int]:
+        """Of the open clocks of ``objective``, those whose breach stands (published, not
+        retracted), per priority: a customer still waiting for an answer that is already late."""
+        return _by_priority(self._breached, objective)
+
+    def soonest_deadlines(self, objective: str = FIRST_RESPONSE) -> dict[str, float]:
+        """Priority → epoch seconds of the soonest deadline of a running, unbreached clock of ``objective``."""
+        return {priority: seconds for (name, priority), seconds in self.soonest_deadlines_by_group().items()
+                if name == objective}
+
+    def soonest_deadlines_by_group(self) -> dict[Group, float]:
+        """(objective, priority) → epoch seconds of the soonest deadline of a running, unbreached clock."""
+        return {group: micros_to_seconds(due) for group, due in self._deadlines.soonest().items()}
 
     # -- event handling -----------------------------------------------------------------
 
     def _open(
         self, ticket_id: str, state: TicketState, opened: TicketOpened, now: int, out: list[BaseModel]
     ) -> tuple[Effect, tuple[Ignored, ...]]:
-        """Start the clock (or mark not eligible), then apply what was buffered, in time order.
+        """Take the ticket's terms and start the clocks that start on the opening (or mark it
+        not eligible), then apply what was buffered, in time order.
 
         Returns the opening's effect and why each buffered event that changed nothing did not.
         """
         buffered = [event_adapter().validate_json(entry.text) for entry in state.buffer]
         state.buffer = []
         state.buffered_at = None
-        plan, contract, account_manager = first_response.terms_of(self._terms, opened)
+        plan, contract, account_manager = objective_clock.terms_of(self._terms, opened)
         if not self.policy.knows_plan(plan):
             self.stats.unknown_plan += 1
-        target = first_response.target_micros(self.policy, plan, opened.priority)
-        if target is None:
+        objectives = self._terms.objectives_of(plan)
+        if not objectives:
             self.stats.not_eligible += 1
             state.retire(Phase.DONE)
             effect = Effect.NOT_ELIGIBLE
         else:
-            self.stats.clocks_started += 1
-            first_response.start(state, opened, self._terms, plan, contract, account_manager, target)
-            effect = Effect.CLOCK_STARTED
+            state.phase = Phase.RUNNING
+            state.priority = opened.priority
+            state.plan = plan
+            state.contract = contract
+            state.customer_id = opened.customer_id
+            state.account_manager = account_manager
+            # Like the buffered events below: nothing fires before they are all applied.
+            self._offer(ticket_id, state, opened, datetime_to_micros(opened.occurred_at), now, out, fire_at_once=False)
+            effect = Effect.CLOCK_STARTED if self._started else Effect.APPLIED
         buffered.sort(key=lambda event: datetime_to_micros(event.occurred_at))
         ignored: list[Ignored] = []
         for event in buffered:
@@ -273,24 +310,97 @@ class SloEngine:
             return Ignored.ALREADY_OPENED
         occurred = datetime_to_micros(event.occurred_at)
         if event.type == "ticket.closed":
-            if state.phase is Phase.RUNNING:
-                out.extend(first_response.stop(ticket_id, state, self._terms, occurred, now))
+            for clock in state.clocks:
+                if clock.open:
+                    out.extend(objective_clock.stop(ticket_id, state, clock, self._terms, occurred, now))
             state.retire(Phase.CLOSED)
             state.closed_at = now
             return None
         if state.phase is not Phase.RUNNING:
             return None
-        if event.type in FIRST_RESPONSE_STOPS:
-            out.extend(first_response.stop(ticket_id, state, self._terms, occurred, now))
-            state.retire(Phase.DONE)
-        elif isinstance(event, TicketPriorityChanged):
-            out.extend(
-                first_response.change_priority(
-                    ticket_id, state, self._terms, event.priority, occurred, now, fire_at_once=fire_at_once
-                )
-            )
-        # assigned, status_changed, eta_reported, reopened: no effect on the clock
+        if isinstance(event, TicketPriorityChanged):
+            old, state.priority = state.priority, event.priority
+            assert old is not None
+            for clock in state.clocks:
+                if clock.open:
+                    out.extend(objective_clock.change_priority(
+                        ticket_id, state, clock, self._terms, old, occurred, now, fire_at_once=fire_at_once))
+        self._offer(ticket_id, state, event, occurred, now, out, fire_at_once=fire_at_once)
         return None
+
+    def _offer(
+        self,
+        ticket_id: str,
+        state: TicketState,
+        event: TicketEvent,
+        occurred: int,
+        now: int,
+        out: list[BaseModel],
+        *,
+        fire_at_once: bool,
+    ) -> None:
+        """Offer the event to every clock the ticket has, then to the plan's objectives that
+        have none yet; retire the ticket once nothing can move any more."""
+        terms = self._terms
+        event_type = event.type
+        if event_type not in terms.moving_types:
+            return
+        # Not getattr(event, "status", None): a pydantic model's missing attribute costs microseconds.
+        status = event.status if isinstance(event, TicketStatusChanged) else None
+        stopped = False
+        for clock in state.clocks:
+            spec = terms.objective(clock.objective)
+            if spec is None:
+                continue
+            if clock.status is ClockStatus.DONE:
+                if event_type == "ticket.reopened" and spec.restarts_on_reopen:
+                    if objective_clock.restart(state, clock, terms, occurred):
+                        self._clock_started(state, clock.objective)
+                        if fire_at_once:
+                            out.extend(objective_clock.fire_due(ticket_id, state, clock, terms, now))
+            elif spec.stops.has(event_type, status):
+                out.extend(objective_clock.stop(ticket_id, state, clock, terms, occurred, now))
+                stopped = True
+            elif clock.status is ClockStatus.RUNNING:
+                if spec.pauses.has(event_type, status):
+                    out.extend(objective_clock.pause(ticket_id, state, clock, terms, occurred, now))
+            elif spec.resumes.has(event_type, status) and not spec.pauses.has(event_type, status):
+                objective_clock.resume(state, clock, terms, occurred)
+                if fire_at_once:
+                    out.extend(objective_clock.fire_due(ticket_id, state, clock, terms, now))
+        objectives = terms.objectives_of(state.plan or "")
+        if len(state.clocks) < len(objectives):
+            for objective in objectives:
+                if not objective.starts.has(event_type, status) or state.clock(objective.name) is not None:
+                    continue
+                clock = objective_clock.start(state, objective.name, terms, occurred)
+                if clock is not None:
+                    state.clocks.append(clock)
+                    self._clock_started(state, objective.name)
+                    if fire_at_once:
+                        out.extend(objective_clock.fire_due(ticket_id, state, clock, terms, now))
+        if stopped and self._finished(state, objectives):
+            state.retire(Phase.DONE)
+
+    def _clock_started(self, state: TicketState, objective: str) -> None:
+        self.stats.clocks_started += 1
+        priority = state.priority
+        assert priority is not None
+        self._started.append((objective, priority))
+
+    def _finished(self, state: TicketState, objectives: tuple[objective_clock.Objective, ...]) -> bool:
+        """Whether no clock of the ticket can move again: every objective of its plan has its
+        outcome, none restarts on a reopen, and no other clock is open."""
+        clocks = state.clocks
+        if len(clocks) < len(objectives):
+            return False
+        for clock in clocks:
+            if clock.status is not ClockStatus.DONE:
+                return False
+            spec = self._terms.objective(clock.objective)
+            if spec is not None and spec.restarts_on_reopen:
+                return False
+        return all(state.clock(objective.name) is not None for objective in objectives)
 
     def _buffer(
         self,
@@ -344,7 +454,12 @@ class SloEngine:
 
     def _due_of(self, state: TicketState) -> int | None:
         if state.phase is Phase.RUNNING:
-            return first_response.next_due(state, self._terms)
+            soonest: int | None = None
+            for clock in state.clocks:
+                due = objective_clock.next_due(state, clock, self._terms)
+                if due is not None and (soonest is None or due < soonest):
+                    soonest = due
+            return soonest
         if state.phase is Phase.PENDING and state.buffered_at is not None:
             return state.buffered_at + self._orphan_timeout
         if state.phase is Phase.CLOSED and state.closed_at is not None:
@@ -356,8 +471,7 @@ class SloEngine:
         ticket_id: str,
         state: TicketState,
         old_due: int | None,
-        old_priority: str | None,
-        old_deadline: DeadlineKey | None,
+        old_census: list[ClockCensus],
         *,
         delete: bool = False,
         popped: bool = False,
@@ -367,32 +481,41 @@ class SloEngine:
         ``popped``: the old due's heap entry was just consumed, so an unchanged due
         must be pushed again.
         """
-        new_priority = None if delete else _running_priority(state)
-        new_deadline = None if delete else _deadline_key(state)
+        new_census = [] if delete else state.census()
         if delete or (state.phase is Phase.PENDING and not state.buffer):
             self._store.delete(ticket_id)
             new_due = None
         else:
             state.due = new_due = self._due_of(state)
             self._store.put(ticket_id, state.to_record())
-        # A running clock without an unbreached deadline is one whose breach stands.
-        if old_priority is not None:
-            self._open_by_priority[old_priority] -= 1
-            if old_deadline is None:
-                self._breached_by_priority[old_priority] -= 1
-        if new_priority is not None:
-            self._open_by_priority[new_priority] += 1
-            if new_deadline is None:
-                self._breached_by_priority[new_priority] += 1
+        if old_census != new_census:
+            for entry in old_census:
+                self._count(entry, -1)
+            for entry in new_census:
+                self._count(entry, 1)
+            old_deadlines = {(entry.group, entry.deadline) for entry in old_census if entry.deadline is not None}
+            for entry in new_census:
+                if entry.deadline is not None and (entry.group, entry.deadline) not in old_deadlines:
+                    self._deadlines.note(ticket_id, (entry.group, entry.deadline))
         if (old_due is None) != (new_due is None):
             self._index.track(1 if new_due is not None else -1)
         if new_due is not None and (new_due != old_due or popped):
             self._index.schedule(new_due, ticket_id)
-        self._deadlines.note(ticket_id, old_deadline, new_deadline)
+
+    def _count(self, entry: ClockCensus, step: int) -> None:
+        group = entry.group
+        self._open_clocks[group] = self._open_clocks.get(group, 0) + step
+        if entry.kind == BREACHED_KIND:
+            self._breached[group] = self._breached.get(group, 0) + step
+        elif entry.kind == PAUSED_KIND:
+            self._paused[group] = self._paused.get(group, 0) + step
 
     def _has_deadline(self, ticket_id: str, key: DeadlineKey) -> bool:
         record = self._store.get(ticket_id)
-        return record is not None and _deadline_key(TicketState.from_record(record)) == key
+        if record is None:
+            return False
+        group, deadline = key
+        return any(entry.group == group and entry.deadline == deadline for entry in TicketState.census_of(record))
 
     def _is_current(self, due: int, ticket_id: str) -> bool:
         record = self._store.get(ticket_id)
@@ -413,12 +536,10 @@ def _stored_size(text: str) -> int:
     return len(json.dumps(text))
 
 
-def _running_priority(state: TicketState) -> str | None:
-    return state.priority if state.phase is Phase.RUNNING else None
-
-
-def _deadline_key(state: TicketState) -> DeadlineKey | None:
-    """(priority, deadline) of a running clock that has not breached, else ``None``."""
-    if state.phase is not Phase.RUNNING or state.breached or state.priority is None:
-        return None
-    return state.priority, state.deadline
+def _by_priority(counts: dict[Group, int], objective: str) -> dict[str, int]:
+    """One objective's counts per priority, every priority present (at zero when none)."""
+    found = dict.fromkeys(PRIORITIES, 0)
+    for (name, priority), count in counts.items():
+        if name == objective:
+            found[priority] = found.get(priority, 0) + count
+    return found

@@ -15,8 +15,8 @@ class EngineStats:
     events: int = 0  # applied, duplicates excluded
     duplicates: int = 0  # event_id already seen for the ticket: ignored
     buffered: int = 0  # arrived before ticket.opened
-    clocks_started: int = 0  # opened on a plan with a first_response objective
-    not_eligible: int = 0  # opened on a plan without a first_response objective
+    clocks_started: int = 0  # clocks of any objective started (or restarted by a reopen)
+    not_eligible: int = 0  # opened on a plan without objectives
     unknown_plan: int = 0  # opened on a plan the policy does not know (uses default)
     ignored_closed: int = 0  # arrived for a closed ticket within retention
     ignored_extra_open: int = 0  # a second ticket.opened (new event_id) for a known ticket

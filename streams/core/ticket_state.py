@@ -1,8 +1,9 @@
 """One ticket's state, and its compact JSON-able record form.
 
-A ticket moves through four phases::
+A ticket moves through four phases (its clocks, one per objective, have their own
+statuses: ``clock_state``)::
 
-    pending --opened--> running --stop--> done --closed--> closed --retention--> (deleted)
+    pending --opened--> running --last outcome--> done --closed--> closed --retention--> (deleted)
        |                   |                                  ^
        |                   +------------closed----------------+
        +--orphan_timeout--> (deleted, buffered events dead-lettered)
@@ -22,8 +23,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, Iterable, NamedTuple
 
+import orjson
+
 from ticket_slo.schemas.events import PRIORITIES, Priority
-from ticket_slo.streams.core.calendars import ALWAYS_ON_NAME
+from ticket_slo.schemas.objectives import FIRST_RESPONSE
+from ticket_slo.streams.core.clock_state import ClockState, ClockStatus
 from ticket_slo.streams.core.emission import EventSource
 from ticket_slo.streams.core.state_store import Record
 
@@ -31,7 +35,11 @@ __all__ = [
     "Phase",
     "BufferedEvent",
     "IndexScan",
-    "RunningClock",
+    "ClockCensus",
+    "Group",
+    "RUNNING_KIND",
+    "PAUSED_KIND",
+    "BREACHED_KIND",
     "RECORD_VERSION",
     "STORED_FORM",
     "INDEX_HEADER",
@@ -45,20 +53,38 @@ class Phase(Enum):
     """Where a ticket is in its life; the values are the record's short codes."""
 
     PENDING = "p"  # events arrived before ticket.opened; they wait in ``buffer``
-    RUNNING = "r"  # opened, eligible, first-response clock not yet stopped
-    DONE = "d"  # outcome published (or not eligible); only de-duplication is left
+    RUNNING = "r"  # opened and tracked: some clock runs, is paused, or may still start or restart
+    DONE = "d"  # every outcome published (or not eligible); only de-duplication is left
     CLOSED = "c"  # closed marker: ignores everything until it expires
+
+
+#: A clock's gauge group: (objective, priority).
+Group = tuple[str, str]
+
+
+class ClockCensus(NamedTuple):
+    """What the engine's gauges and deadline heaps know of one open clock."""
+
+    group: Group
+    kind: str  # RUNNING, PAUSED or BREACHED (a standing breach, paused or not)
+    deadline: int | None  # of a running clock without a standing breach, else None
+
+
+RUNNING_KIND: Final = "running"
+PAUSED_KIND: Final = "paused"
+BREACHED_KIND: Final = "breached"
 
 
 class IndexScan(NamedTuple):
     """``TicketState.index_records``' result: what the engine indexes of its records."""
 
     timers: list[tuple[int, str]]
-    #: Priority → (deadline, ticket id) of its running clocks without a standing breach.
-    deadlines: dict[str, list[tuple[int, str]]]
-    running_by_priority: dict[str, int]
-    #: Of the running clocks, those whose breach stands, per priority.
-    breached_by_priority: dict[str, int]
+    #: Group → (deadline, ticket id) of its running clocks without a standing breach.
+    deadlines: dict[Group, list[tuple[int, str]]]
+    #: Group → open (running or paused) clocks, and of them the paused and the breached.
+    open_clocks: dict[Group, int]
+    paused: dict[Group, int]
+    breached: dict[Group, int]
 
 
 class BufferedEvent(NamedTuple):
@@ -66,17 +92,6 @@ class BufferedEvent(NamedTuple):
 
     text: str
     source: EventSource | None
-
-
-class RunningClock(NamedTuple):
-    """The terms of a running first-response clock, every one of them known (engine microseconds;
-    ``target`` is working time in the clock's ``calendar``)."""
-
-    priority: Priority
-    plan: str
-    start: int
-    target: int
-    calendar: str
 
 
 RECORD_VERSION: Final = 1
@@ -87,6 +102,9 @@ STORED_FORM: Final = 1
 #: form, flags, due time, deadline of the unbreached running clock, priority code.
 INDEX_HEADER: Final = struct.Struct("<BBqqb")
 _HAS_DUE, _RUNNING, _BREACHED, _HAS_DEADLINE = 1, 2, 4, 8
+#: The record holds clocks the header cannot describe (another objective, a paused or
+#: finished clock, more than one): a restart decodes its JSON to index it.
+_DECODE: Final = 16
 _NO_PRIORITY: Final = -1
 _PRIORITY_CODES: Final = {priority: code for code, priority in enumerate(PRIORITIES)}
 _RUNNING_CODE: Final = Phase.RUNNING.value
@@ -110,27 +128,13 @@ class TicketState:
     # pending
     buffer: list[BufferedEvent] = field(default_factory=list)
     buffered_at: int | None = None  # engine clock when the first event was buffered
-    # running
+    # running (the ticket is tracked: opened, not closed, some clock may still move)
     priority: Priority | None = None
     plan: str | None = None
     customer_id: str | None = None
     account_manager: str | None = None
     contract: str | None = None  # the policy's contract that chose the plan, if one did
-    calendar: str | None = None  # None: the built-in 24/7
-    policy_version: str | None = None  # of the policy the terms were last computed under
-    start: int | None = None
-    target: int | None = None  # working microseconds in ``calendar``
-    # The instant working time since ``start`` reaches ``target``; None in records written
-    # before calendars, where it is ``start + target`` (24/7).
-    deadline_at: int | None = None
-    warned: int = 0  # how many warn_at thresholds (a prefix of the sorted list) were published
-    breached: bool = False  # an slo.breached stands (published, not retracted)
-    breach_cycle: int = 1  # which breach of this clock the next slo.breached is (its breach_id)
-    # The standing breach's priority and deadline, kept only once a priority change has moved
-    # the clock's terms away from them while it stood (until then they are the clock's own):
-    # its retraction must name the breach it takes back, not the terms the clock has now.
-    breach_priority: Priority | None = None
-    breach_deadline: int | None = None
+    clocks: list[ClockState] = field(default_factory=list)  # in the order they started
     # closed
     closed_at: int | None = None
 
@@ -158,38 +162,32 @@ class TicketState:
     def seen_count(self) -> int:
         return (len(self.seen) - 1) // _ENTRY
 
-    # -- derived ----------------------------------------------------------------------
+    # -- clocks -------------------------------------------------------------------------
 
-    def running(self) -> RunningClock:
-        """The clock's terms; asking a ticket without a running clock for them is a bug."""
-        priority, plan, start, target = self.priority, self.plan, self.start, self.target
-        if self.phase is not Phase.RUNNING or priority is None or plan is None or start is None or target is None:
-            raise ValueError(f"ticket in phase {self.phase.name.lower()} has no running clock")
-        return RunningClock(priority, plan, start, target, self.calendar or ALWAYS_ON_NAME)
+    def clock(self, objective: str) -> ClockState | None:
+        """The ticket's clock of ``objective``, if it ever started."""
+        for clock in self.clocks:
+            if clock.objective == objective:
+                return clock
+        return None
 
-    @property
-    def deadline(self) -> int:
-        """When the target is reached (read often: not through ``running()``, which builds a tuple)."""
-        if self.deadline_at is not None:
-            return self.deadline_at
-        if self.start is None or self.target is None:
-            raise ValueError(f"ticket in phase {self.phase.name.lower()} has no running clock")
-        return self.start + self.target
-
-    def breach_terms(self) -> tuple[Priority, int]:
-        """Priority and deadline of the standing breach, as it was published."""
-        if self.breach_priority is not None and self.breach_deadline is not None:
-            return self.breach_priority, self.breach_deadline
-        return self.running().priority, self.deadline
-
-    def keep_breach_terms(self) -> None:
-        """The clock's terms are about to change while its breach stands: remember the breach's."""
-        if self.breach_priority is None:
-            self.breach_priority, self.breach_deadline = self.breach_terms()
-
-    def forget_breach_terms(self) -> None:
-        """The breach was retracted: no terms of it are left to name."""
-        self.breach_priority = self.breach_deadline = None
+    def census(self) -> list[ClockCensus]:
+        """What the gauges count of this ticket's open clocks (none unless it is tracked)."""
+        priority = self.priority
+        if self.phase is not Phase.RUNNING or priority is None:
+            return []
+        found: list[ClockCensus] = []
+        for clock in self.clocks:
+            if clock.status is ClockStatus.DONE:
+                continue
+            group = (clock.objective, clock.priority or priority)
+            if clock.breached:
+                found.append(ClockCensus(group, BREACHED_KIND, None))
+            elif clock.status is ClockStatus.PAUSED:
+                found.append(ClockCensus(group, PAUSED_KIND, None))
+            else:
+                found.append(ClockCensus(group, RUNNING_KIND, clock.deadline))
+        return found
 
     # -- transitions that drop fields ---------------------------------------------------
 
@@ -200,35 +198,37 @@ class TicketState:
         for name, value in _RETIRED:
             setattr(self, name, value)
         self.buffer = []
+        self.clocks = []
         self.phase = phase
 
     # -- record form --------------------------------------------------------------------
 
     def to_record(self) -> Record:
-        """Compact JSON-able dict: short keys, empty fields left out."""
+        """Compact JSON-able dict: short keys, empty fields left out. The first clock's keys
+        sit beside the ticket's (so a ticket with one clock, the shipped policy's case, costs
+        no nesting), any further clock's in the list under ``x``."""
         record: Record = {"v": RECORD_VERSION, "ph": self.phase.value, "s": self.seen}
-        # Runs for every event: the fields whose empty value is None in plain loops, the four
-        # with an empty value of their own in between, all in ``_FIELD_KEYS`` order (so that
-        # a record read and written back is the same bytes).
         if self.due is not None:
             record["d"] = self.due
         if self.buffer:
             record["b"] = [[entry.text, None if entry.source is None else entry.source.to_record()]
                            for entry in self.buffer]
-        for name, key in _CLOCK_FIELD_KEYS:
+        for name, key in _TICKET_FIELD_KEYS:
             value = getattr(self, name)
             if value is not None:
                 record[key] = value
-        if self.warned:
-            record["w"] = self.warned
-        if self.breached:
-            record["br"] = 1
-        if self.breach_cycle != 1:
-            record["bc"] = self.breach_cycle
-        for name, key in _LATE_FIELD_KEYS:
-            value = getattr(self, name)
-            if value is not None:
-                record[key] = value
+        clocks = self.clocks
+        if clocks:
+            clocks[0].write_into(record)
+        if self.closed_at is not None:
+            record["ca"] = self.closed_at
+        if len(clocks) > 1:
+            extra: list[Record] = []
+            for clock in clocks[1:]:
+                entry: Record = {}
+                clock.write_into(entry)
+                extra.append(entry)
+            record["x"] = extra
         return record
 
     @classmethod
@@ -242,13 +242,15 @@ class TicketState:
         state = cls(phase=phase, seen=record.get("s", ","))
         for key, value in record.items():
             name = _NAME_OF_KEY.get(key)
-            if name is None:  # v, ph, s: read above
+            if name is None:  # v, ph, s, x and the first clock's keys
                 continue
             if name == "buffer":
                 value = [BufferedEvent(text, EventSource.from_record(source)) for text, source in value]
-            elif name == "breached":
-                value = bool(value)
             setattr(state, name, value)
+        if ClockState.in_record(record):
+            state.clocks.append(ClockState.read_from(record))
+            for entry in record.get("x", ()):
+                state.clocks.append(ClockState.read_from(entry))
         return state
 
     @staticmethod
@@ -257,137 +259,128 @@ class TicketState:
         return record.get("d")
 
     @staticmethod
-    def running_priority_of(record: Record) -> str | None:
-        """Priority of a running clock (for the open-clock gauge), else ``None``."""
-        return record.get("p") if record.get("ph") == Phase.RUNNING.value else None
-
-    @staticmethod
-    def breached_priority_of(record: Record) -> str | None:
-        """Priority of a running clock whose breach stands (still unanswered), else ``None``."""
-        return record.get("p") if record.get("ph") == Phase.RUNNING.value and record.get("br") else None
-
-    @staticmethod
-    def unbreached_deadline_of(record: Record) -> tuple[str, int] | None:
-        """(priority, deadline) of a running clock with no standing breach, read without
-        decoding the whole record (an engine rebuilt after a restart reads every record)."""
-        if record.get("ph") != Phase.RUNNING.value or record.get("br"):
-            return None
-        priority, start, target = record.get("p"), record.get("st"), record.get("t")
-        if priority is None or start is None or target is None:
-            return None
-        return priority, record.get("dl", start + target)
+    def census_of(record: Record) -> list[ClockCensus]:
+        """``census()`` of the record's state, read without building it (a restart reads
+        every record)."""
+        priority = record.get("p")
+        if record.get("ph") != _RUNNING_CODE or priority is None or not ClockState.in_record(record):
+            return []
+        found: list[ClockCensus] = []
+        for clock in (record, *record.get("x", ())):
+            status = clock.get("cs")
+            if status == _DONE_CODE:
+                continue
+            group = (clock.get("o", FIRST_RESPONSE), clock.get("cp", priority))
+            if clock.get("br"):
+                found.append(ClockCensus(group, BREACHED_KIND, None))
+            elif status == _PAUSED_CODE:
+                found.append(ClockCensus(group, PAUSED_KIND, None))
+            else:
+                start, target = clock.get("st"), clock.get("t")
+                deadline = None if start is None or target is None else clock.get("dl", start + target)
+                found.append(ClockCensus(group, RUNNING_KIND, deadline))
+        return found
 
     @staticmethod
     def index_header(record: Record) -> bytes | None:
         """The ``INDEX_HEADER`` that starts the record's stored value: what ``index_records``
-        reads of it, so that a restart indexes the ticket without decoding its JSON. None
-        when the record cannot have one (a running priority outside ``PRIORITIES``)."""
+        reads of it, so that a restart indexes the ticket without decoding its JSON. It can
+        describe one running ``first_response`` clock; a record with any other clock is
+        flagged for decoding instead. None when the record cannot have one (a running
+        priority outside ``PRIORITIES``)."""
         due = record.get("d")
         flags = 0 if due is None else _HAS_DUE
         code = _NO_PRIORITY
         deadline = 0
         priority = record.get("p")
-        if record.get("ph") == _RUNNING_CODE and priority is not None:
+        if record.get("ph") == _RUNNING_CODE and priority is not None and ClockState.in_record(record):
             code = _PRIORITY_CODES.get(priority, -1)
             if code < 0:
                 return None
-            flags |= _RUNNING
-            if record.get("br"):
-                flags |= _BREACHED
+            if "x" in record or "o" in record or "cs" in record or "cp" in record:
+                flags |= _DECODE
             else:
-                start, target = record.get("st"), record.get("t")
-                if start is not None and target is not None:
-                    flags |= _HAS_DEADLINE
-                    deadline = record.get("dl", start + target)
+                flags |= _RUNNING
+                if record.get("br"):
+                    flags |= _BREACHED
+                else:
+                    start, target = record.get("st"), record.get("t")
+                    if start is not None and target is not None:
+                        flags |= _HAS_DEADLINE
+                        deadline = record.get("dl", start + target)
         return INDEX_HEADER.pack(STORED_FORM, flags, 0 if due is None else due, deadline, code)
 
     @staticmethod
     def index_records(items: Iterable[tuple[str, Record | bytes]]) -> "IndexScan":
         """What an engine derives from its records, in one pass: the timer entries, the
-        unbreached deadlines, the running clocks per priority and those of them whose breach
-        stands. A value still in its stored form (bytes, as read back from the changelog) is
-        indexed from its header alone.
+        unbreached deadlines, and the open clocks per group with those of them paused or
+        whose breach stands. A value still in its stored form (bytes, as read back from the
+        changelog) is indexed from its header alone, unless the header says to decode it.
 
-        The same rules as ``due_of``, ``running_priority_of``, ``breached_priority_of`` and
-        ``unbreached_deadline_of``,
-        inlined: a restarted worker runs this over every open ticket (1,000,000 records:
-        1.6 s through the three functions, measured 2026-11-30)."""
+        The header path is inlined: a restarted worker runs this over every open ticket
+        (1,000,000 records: 1.6 s through helper functions, measured 2026-11-30)."""
         timers: list[tuple[int, str]] = []
-        deadlines: dict[str, list[tuple[int, str]]] = {}
-        counts: dict[str, int] = {}
-        breached: dict[str, int] = {}
-        running = Phase.RUNNING.value
+        deadlines: dict[Group, list[tuple[int, str]]] = {}
+        counts: dict[Group, int] = {}
+        paused: dict[Group, int] = {}
+        breached: dict[Group, int] = {}
         add_timer = timers.append
         unpack = INDEX_HEADER.unpack_from
+        groups = _FIRST_RESPONSE_GROUPS
+        header_size = INDEX_HEADER.size
         for ticket_id, record in items:
             if record.__class__ is bytes:
                 _, flags, due, deadline, code = unpack(record)  # type: ignore[arg-type]
                 if flags & _HAS_DUE:
                     add_timer((due, ticket_id))
-                if not flags & _RUNNING:
+                if flags & _DECODE:
+                    record = orjson.loads(memoryview(record)[header_size:])  # type: ignore[index]
+                elif not flags & _RUNNING:
                     continue
-                priority = PRIORITIES[code]
-                counts[priority] = counts.get(priority, 0) + 1
-                if flags & _BREACHED:
-                    breached[priority] = breached.get(priority, 0) + 1
-                    continue
-                if not flags & _HAS_DEADLINE:
+                else:
+                    group = groups[code]
+                    counts[group] = counts.get(group, 0) + 1
+                    if flags & _BREACHED:
+                        breached[group] = breached.get(group, 0) + 1
+                        continue
+                    if not flags & _HAS_DEADLINE:
+                        continue
+                    by_group = deadlines.get(group)
+                    if by_group is None:
+                        by_group = deadlines[group] = []
+                    by_group.append((deadline, ticket_id))
                     continue
             else:
-                get = record.get  # type: ignore[union-attr]
-                due = get("d")
+                due = record.get("d")  # type: ignore[union-attr]
                 if due is not None:
                     add_timer((due, ticket_id))
-                if get("ph") != running:
-                    continue
-                priority = get("p")
-                if priority is None:
-                    continue
-                counts[priority] = counts.get(priority, 0) + 1
-                if get("br"):
-                    breached[priority] = breached.get(priority, 0) + 1
-                    continue
-                start, target = get("st"), get("t")
-                if start is None or target is None:
-                    continue
-                deadline = get("dl", start + target)
-            by_priority = deadlines.get(priority)
-            if by_priority is None:
-                by_priority = deadlines[priority] = []
-            by_priority.append((deadline, ticket_id))
-        return IndexScan(timers, deadlines, counts, breached)
+            for group, kind, deadline in TicketState.census_of(record):  # type: ignore[arg-type]
+                counts[group] = counts.get(group, 0) + 1
+                if kind == BREACHED_KIND:
+                    breached[group] = breached.get(group, 0) + 1
+                elif kind == PAUSED_KIND:
+                    paused[group] = paused.get(group, 0) + 1
+                elif deadline is not None:
+                    deadlines.setdefault(group, []).append((deadline, ticket_id))
+        return IndexScan(timers, deadlines, counts, paused, breached)
 
 
 #: ``Phase(code)`` goes through Enum's lookup machinery; this runs for every record read.
 _PHASE_BY_CODE: Final[dict[Any, Phase]] = {phase.value: phase for phase in Phase}
-_FIELD_KEYS: Final = (
-    ("due", "d"),
-    ("buffer", "b"),
+#: The ticket's own optional fields between the buffer and its first clock, in record order.
+_TICKET_FIELD_KEYS: Final = (
     ("buffered_at", "ba"),
     ("priority", "p"),
     ("plan", "pl"),
     ("customer_id", "c"),
     ("account_manager", "am"),
     ("contract", "ct"),
-    ("calendar", "cal"),
-    ("policy_version", "pv"),
-    ("start", "st"),
-    ("target", "t"),
-    ("deadline_at", "dl"),
-    ("warned", "w"),
-    ("breached", "br"),
-    ("breach_cycle", "bc"),
-    ("breach_priority", "bp"),
-    ("breach_deadline", "bd"),
-    ("closed_at", "ca"),
 )
-_NAME_OF_KEY: Final[dict[str, str]] = {key: name for name, key in _FIELD_KEYS}
-_KEY_NAMES: Final = [key for _, key in _FIELD_KEYS]
-#: ``to_record``'s runs of fields whose empty value is None: between the buffer and the
-#: warnings, and after the breach cycle.
-_CLOCK_FIELD_KEYS: Final = _FIELD_KEYS[_KEY_NAMES.index("ba"):_KEY_NAMES.index("w")]
-_LATE_FIELD_KEYS: Final = _FIELD_KEYS[_KEY_NAMES.index("bc") + 1:]
-#: What ``retire`` sets, besides ``phase``, ``seen`` (kept) and a fresh empty ``buffer``.
+_NAME_OF_KEY: Final[dict[str, str]] = {"d": "due", "b": "buffer", **{key: name for name, key in _TICKET_FIELD_KEYS},
+                                       "ca": "closed_at"}
+#: What ``retire`` sets, besides ``phase``, ``seen`` (kept) and fresh empty ``buffer`` and ``clocks``.
 _RETIRED: Final[tuple[tuple[str, Any], ...]] = (
-    ("due", None), *((name, None) for name, _ in _CLOCK_FIELD_KEYS + _LATE_FIELD_KEYS),
-    ("warned", 0), ("breached", False), ("breach_cycle", 1))
+    ("due", None), *((name, None) for name, _ in _TICKET_FIELD_KEYS), ("closed_at", None))
+_FIRST_RESPONSE_GROUPS: Final[tuple[Group, ...]] = tuple((FIRST_RESPONSE, priority) for priority in PRIORITIES)
+_DONE_CODE: Final = ClockStatus.DONE.value
+_PAUSED_CODE: Final = ClockStatus.PAUSED.value

@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 SNAPSHOT_DIR: Final = "snapshots"
 
 #: First line of every snapshot file; another line means another format (not read).
-#: Format 2 added the breached-clock counts to the engine index.
-FORMAT_LINE: Final = b"ticket-slo partition snapshot 2\n"
+#: Format 2 added the breached-clock counts to the engine index; format 3 keys the index by
+#: (objective, priority) and adds the paused-clock counts.
+FORMAT_LINE: Final = b"ticket-slo partition snapshot 3\n"
 
 
 class SnapshotError(RuntimeError):
@@ -100,8 +101,8 @@ def write_snapshot(directory: Path, topic: str, partition: int, anchor: Changelo
         "python": list(sys.version_info[:2]),
         "marshal": marshal.version,
     }
-    body = marshal.dumps((records, index.timers, index.timers_live, index.deadlines, index.open_by_priority,
-                          index.breached_by_priority))
+    body = marshal.dumps((records, index.timers, index.timers_live, index.deadlines, index.open_clocks,
+                          index.paused, index.breached))
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as out:
@@ -133,12 +134,12 @@ def read_body(header: SnapshotHeader) -> tuple[dict[str, Record], EngineIndex]:
         with open(header.path, "rb") as source:
             source.readline()
             source.readline()
-            records, timers, live, deadlines, counts, breached = marshal.loads(source.read())
+            records, timers, live, deadlines, counts, paused, breached = marshal.loads(source.read())
     except (OSError, EOFError, ValueError, TypeError) as exc:
         raise SnapshotError(f"{header.path}: the body cannot be read ({exc})") from None
     if not isinstance(records, dict) or len(records) != header.tickets:
         raise SnapshotError(f"{header.path}: the body does not hold the {header.tickets} tickets its header names")
-    return records, EngineIndex(timers, live, deadlines, counts, breached)
+    return records, EngineIndex(timers, live, deadlines, counts, paused, breached)
 
 
 def _parse_header(path: Path, first: bytes, second: bytes, topic: str, partition: int) -> SnapshotHeader:

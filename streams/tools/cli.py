@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None, extra_commands: Sequence[AddCommand]
 def _parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="ticket-slo",
-        description="Watch support tickets against their first-response objectives, on Kafka.",
+        description="Watch support tickets against their service-level objectives, on Kafka.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -72,6 +72,8 @@ def _parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParse
     replay.add_argument("--dead-letters", type=Path,
                         help="write dead-letter records to this file (default: stderr)")
     replay.set_defaults(handler=_replay)
+
+    _add_whatif(commands)
 
     publish = commands.add_parser("publish", help="publish a JSON-lines file of events to ticket-events")
     publish.add_argument("events", type=Path, help="file of events, one JSON object per line")
@@ -143,6 +145,53 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 close_written(dead_letters, "dead-letter file")
     sys.stdout.flush()
     print("replay: " + ", ".join(f"{k} {v}" for k, v in summary.as_dict().items()), file=sys.stderr)
+    return 0
+
+
+def _add_whatif(commands: Any) -> None:
+    from ticket_slo.streams.tools.whatif_report import DOCUMENT_SHAPE
+
+    whatif = commands.add_parser(
+        "whatif", help="replay a file of events under two or more policies and compare the results",
+        description="Replay the same events under each policy, as 'replay' does, and print per plan, objective "
+                    "and priority the tickets completed, the attainment (met / completed), the breaches still "
+                    "standing and the median response under each, then the tickets whose result differs.",
+        epilog="--json prints one document:\n" + DOCUMENT_SHAPE + "\n", formatter_class=argparse.RawDescriptionHelpFormatter)
+    whatif.add_argument("events", help="file of events, one JSON object per line ('-' for stdin)")
+    whatif.add_argument("--policy", type=Path, action="append", default=[], required=True,
+                        help="a policy file to compare; give two or more")
+    whatif.add_argument("--until", type=rfc3339_time, help="RFC 3339 time to advance each replay's clock to at the end")
+    whatif.add_argument("--json", action="store_true", help="print one JSON document instead of the tables")
+    whatif.set_defaults(handler=_whatif)
+
+
+def _whatif(args: argparse.Namespace, settings: Settings) -> int:
+    from ticket_slo.schemas.policy import load_policy
+    from ticket_slo.streams.tools.whatif import compare, policy_labels
+    from ticket_slo.streams.tools.whatif_report import as_document, dead_letter_lines, render_text
+
+    if len(args.policy) < 2:
+        raise TicketSloError(f"whatif: give at least two --policy files to compare (got {len(args.policy)})")
+    paths = [str(path) for path in args.policy]
+    policies = list(zip(policy_labels(paths), map(load_policy, args.policy)))
+    source = sys.stdin if args.events == "-" else open_text(args.events, "events file")
+    with source:
+        try:
+            lines = list(source)
+        except OSError as exc:  # a read that fails half-way (an I/O error, a file turned directory)
+            raise TicketSloError(f"whatif stopped: {exc.strerror or exc}") from None
+    source_name = "stdin" if args.events == "-" else args.events
+    comparison = compare(lines, source_name, policies, args.until, orphan_timeout=settings.orphan_timeout)
+    if args.json:
+        print(json.dumps(as_document(comparison, paths, args.until), indent=2))
+    else:
+        sys.stdout.write(render_text(comparison, paths, args.until))
+    sys.stdout.flush()
+    for line in dead_letter_lines(comparison):
+        print(f"whatif: not used: {line}", file=sys.stderr)
+    summary = comparison.input
+    print(f"whatif: lines {summary.lines}, valid {summary.valid}, invalid {summary.invalid}, "
+          f"orphans {summary.orphans}, policies {len(policies)}", file=sys.stderr)
     return 0
 
 

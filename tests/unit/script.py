@@ -36,6 +36,21 @@ T0_EPOCH = 1714521600.0  # T0 as epoch seconds, by hand
 _ids = itertools.count(1)
 
 
+#: The ``objectives:`` section the tests of configured objectives share: an ETA clock from
+#: the first response to the ETA report, and a resolution clock that pauses while the ticket
+#: waits on the customer and restarts on a reopen. Put a ``plans:`` section after it.
+ETA_AND_RESOLUTION = """objectives:
+  eta:
+    starts_on: [ticket.acknowledged]
+    stops_on: [ticket.eta_reported]
+  resolution:
+    stops_on: [ticket.resolved]
+    pauses_on: [{type: ticket.status_changed, status: waiting_on_customer}]
+    resumes_on: [ticket.status_changed]
+    restarts_on_reopen: true
+"""
+
+
 def when(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 

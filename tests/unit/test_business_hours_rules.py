@@ -228,4 +228,4 @@ def test_a_restart_indexes_the_business_deadline_from_records_and_from_stored_va
     assert restarted.soonest_deadlines() == {"P1": clock(minute(2, 10))}
     [(ticket, record)] = list(run.store.items())
     scan = TicketState.index_records([(ticket, encode_record(record))])
-    assert scan.deadlines == {"P1": [(round(clock(minute(2, 10)) * 1_000_000), "t1")]}
+    assert scan.deadlines == {("first_response", "P1"): [(round(clock(minute(2, 10)) * 1_000_000), "t1")]}

@@ -592,7 +592,7 @@ def test_buffer_is_bounded_and_overflow_is_dead_lettered_at_once() -> None:
     engine = SloEngine(load_policy(), DictStateStore(), buffer_limit=2)
     assert engine.apply(assigned("t1", at=0), clock(0)) == Applied(Effect.BUFFERED, [])
     assert engine.apply(assigned("t1", at=1), clock(1)) == Applied(Effect.BUFFERED, [])
-    effect, [overflow], _ = engine.apply(acknowledged("t1", at=2), clock(2))
+    effect, [overflow], *_ = engine.apply(acknowledged("t1", at=2), clock(2))
     assert effect is Effect.ORPHANED and overflow.kind == "dead_letter"
     assert overflow.model.model_dump()["error"] == "ticket 't1' already has 2 events waiting for ticket.opened"
     assert engine.stats.buffered == 2 and engine.stats.orphans == 1

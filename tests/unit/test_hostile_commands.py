@@ -154,6 +154,12 @@ def generated_argument_cases(rng: random.Random) -> Iterator[Case]:
     for option in ("--partitions", "--events", "--open-tickets"):
         family, value = rng.choice([("word", _word(rng)), ("fraction", f"{rng.uniform(1, 9):.2f}"), ("blank", " ")])
         yield Case(f"bench {option} {family}", cli("bench", option, value))
+    policy = str(REPO / "schemas" / "default_policy.yaml")
+    for kind, path in bad_paths(rng, UNREADABLE, 2):
+        yield Case(f"whatif events {kind}", cli("whatif", path, "--policy", policy, "--policy", policy))
+        yield Case(f"whatif --policy {kind}", cli("whatif", example, "--policy", policy, "--policy", path))
+    yield Case("whatif --until without offset",
+               cli("whatif", example, "--policy", policy, "--policy", policy, f"--until={stamp}"))
 
 
 def _bad_name(rng: random.Random) -> str:
@@ -308,6 +314,8 @@ def listed_cases() -> Iterator[Case]:
     for command in (("tail", "breaches"), ("topics",), ("publish", example), ("simulate",), ("worker",)):
         yield Case(f"{command[0]} with no broker listening", cli(*command),
                    says=f"ticket-slo: cannot reach Kafka at {UNREACHABLE} (KAFKA_BOOTSTRAP_SERVERS)")
+    yield Case("whatif with one policy", cli("whatif", example, "--policy", str(REPO / "schemas" / "default_policy.yaml")),
+               says="ticket-slo: whatif: give at least two --policy files to compare (got 1)")
     policy = "p5.yaml"
     yield Case("a policy with P5 instead of P4", cli("replay", example, "--policy", f"{SCRATCH}/{policy}"),
                files=((policy, b"plans:\n  default:\n    objectives:\n      first_response:\n"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ticket_slo.schemas.policy import Policy, load_policy
 from ticket_slo.streams.core.changelog_codec import decode_record, encode_record, is_indexable
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.partition_batch import TouchedStore
@@ -24,15 +25,25 @@ from ticket_slo.streams.kafka.local_snapshots import (
     snapshot_path,
     write_snapshot,
 )
-from tests.unit.script import Run, acknowledged, clock, closed, opened, priority_changed, summary
+from tests.unit.script import ETA_AND_RESOLUTION, Run, acknowledged, clock, closed, opened, priority_changed, status_changed, summary
 
 TOPIC = "app-tickets-changelog"
 ANCHOR = ChangelogAnchor(1041, b"\x00position", b"977")
 
 
-def _busy_run() -> Run:
-    """Tickets in every phase: running (some breached), done, closed, pending, reprioritised."""
-    run = Run()
+MORE_OBJECTIVES = ETA_AND_RESOLUTION + """plans:
+  default:
+    objectives:
+      first_response: {P1: 30m, P2: 60m, P3: 4h, P4: 8h}
+      eta: {P1: 5m, P2: 2h, P3: 1d, P4: 2d}
+      resolution: {P1: 4h, P2: 8h, P3: 2d, P4: 5d}
+"""
+
+
+def _busy_run(policy: Policy | None = None) -> Run:
+    """Tickets in every phase: running (some breached), done, closed, pending, reprioritised;
+    under ``policy``, some with several clocks, paused or finished."""
+    run = Run() if policy is None else Run(policy=policy)
     for number in range(40):
         run.apply(opened(f"T-{number}", at=number % 7, priority=f"P{1 + number % 4}"))
     for number in range(0, 40, 3):
@@ -41,38 +52,48 @@ def _busy_run() -> Run:
         run.apply(priority_changed(f"T-{number}", at=12, priority="P4"))
     run.apply(closed("T-3", at=20))
     run.apply(acknowledged("LATE", at=21))  # before its opening: pending
+    for number in range(1, 40, 4):
+        run.apply(status_changed(f"T-{number}", at=13, status="waiting_on_customer"))
     run.advance(45)  # P1 tickets breach (30 minutes)
     return run
 
 
-def test_index_records_finds_what_the_per_record_rules_find() -> None:
-    records = _busy_run().store.data
+@pytest.fixture(params=["first response only", "three objectives"])
+def busy_run(request: pytest.FixtureRequest, tmp_path: Path) -> Run:
+    if request.param == "first response only":
+        return _busy_run()
+    (tmp_path / "policy.yaml").write_text(MORE_OBJECTIVES)
+    return _busy_run(load_policy(tmp_path / "policy.yaml"))
+
+
+def test_index_records_finds_what_each_states_census_finds(busy_run: Run) -> None:
+    records = busy_run.store.data
     scan = TicketState.index_records(records.items())
     assert sorted(scan.timers) == sorted((record["d"], ticket) for ticket, record in records.items()
                                          if TicketState.due_of(record) is not None)
-    expected_counts: dict[str, int] = {}
-    expected_breached: dict[str, int] = {}
-    expected_deadlines: dict[str, list[tuple[int, str]]] = {}
+    expected_counts: dict[tuple[str, str], int] = {}
+    expected_breached: dict[tuple[str, str], int] = {}
+    expected_deadlines: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for ticket, record in records.items():
-        priority = TicketState.running_priority_of(record)
-        if priority is not None:
-            expected_counts[priority] = expected_counts.get(priority, 0) + 1
-        priority = TicketState.breached_priority_of(record)
-        if priority is not None:
-            expected_breached[priority] = expected_breached.get(priority, 0) + 1
-        key = TicketState.unbreached_deadline_of(record)
-        if key is not None:
-            expected_deadlines.setdefault(key[0], []).append((key[1], ticket))
-    assert scan.running_by_priority == expected_counts and sum(expected_counts.values()) > 10
-    assert scan.breached_by_priority == expected_breached and sum(expected_breached.values()) > 2
+        state = TicketState.from_record(record)
+        for clock in state.clocks:
+            if clock.open:
+                group = (clock.objective, clock.priority or state.priority)
+                expected_counts[group] = expected_counts.get(group, 0) + 1
+                if clock.breached:
+                    expected_breached[group] = expected_breached.get(group, 0) + 1
+                elif clock.running:
+                    expected_deadlines.setdefault(group, []).append((clock.deadline, ticket))
+    assert scan.open_clocks == expected_counts and sum(expected_counts.values()) > 10
+    assert scan.breached == expected_breached and sum(expected_breached.values()) > 2
     assert {p: sorted(entries) for p, entries in scan.deadlines.items()} == {
         p: sorted(entries) for p, entries in expected_deadlines.items()}
     assert any(record.get("ph") == Phase.PENDING.value for record in records.values())
     assert any(record.get("br") for record in records.values()), "some breached clocks are in the mix"
 
 
-def test_an_engine_given_a_saved_index_behaves_as_one_that_rebuilt_it(tmp_path: Path) -> None:
-    run = _busy_run()
+def test_an_engine_given_a_saved_index_behaves_as_one_that_rebuilt_it(tmp_path: Path, busy_run: Run) -> None:
+    run = busy_run
     write_snapshot(tmp_path, TOPIC, 3, ANCHOR, 977, run.store.data, run.engine.index())
     header = read_header(tmp_path, TOPIC, 3)
     assert header is not None
@@ -83,6 +104,8 @@ def test_an_engine_given_a_saved_index_behaves_as_one_that_rebuilt_it(tmp_path: 
     rebuilt = SloEngine(run.policy, DictStateStore(rebuilt_records))
     assert adopted.next_due() == rebuilt.next_due() is not None
     assert adopted.open_clocks_by_priority() == rebuilt.open_clocks_by_priority()
+    assert adopted.clock_counts() == rebuilt.clock_counts()
+    assert adopted.soonest_deadlines_by_group() == rebuilt.soonest_deadlines_by_group()
     assert adopted.breached_clocks_by_priority() == rebuilt.breached_clocks_by_priority()
     assert sum(adopted.breached_clocks_by_priority().values()) > 2, "breached clocks are in the snapshot"
     assert adopted.soonest_deadlines() == rebuilt.soonest_deadlines()
@@ -91,14 +114,14 @@ def test_an_engine_given_a_saved_index_behaves_as_one_that_rebuilt_it(tmp_path: 
         step = [summary(e) for e in adopted.advance(clock(minutes))]
         assert step == [summary(e) for e in rebuilt.advance(clock(minutes))]
         fired.extend(step)
-        assert adopted.breached_clocks_by_priority() == rebuilt.breached_clocks_by_priority()
+        assert adopted.clock_counts() == rebuilt.clock_counts()
     assert {kind for kind, *_ in fired} >= {"slo.breached", "dead_letter"}, "breaches and an orphan fired"
     assert adopted.open_clocks() == rebuilt.open_clocks()
-    for engine, data in ((adopted, records), (rebuilt, rebuilt_records)):  # answer every open ticket
+    for engine, data in ((adopted, records), (rebuilt, rebuilt_records)):  # close every open ticket
         for ticket, record in list(data.items()):
-            if TicketState.running_priority_of(record) is not None:
-                engine.apply(acknowledged(ticket, at=24 * 60 + 31), clock(24 * 60 + 31))
-        assert sum(engine.breached_clocks_by_priority().values()) == engine.open_clocks() == 0
+            if TicketState.census_of(record):
+                engine.apply(closed(ticket, at=24 * 60 + 31), clock(24 * 60 + 31))
+        assert engine.clock_counts() == {} and engine.open_clocks() == 0
 
 
 def test_the_header_says_what_the_file_holds_without_its_body(tmp_path: Path) -> None:
@@ -146,7 +169,7 @@ def test_a_body_cut_short_is_an_error_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match=r"app-tickets-changelog-3\.snapshot: the body cannot be read"):
         read_body(header)
     lines = path.read_bytes().split(b"\n", 2)
-    path.write_bytes(lines[0] + b"\n" + lines[1] + b"\n" + marshal.dumps(({"A": {}}, [], 0, {}, {}, {})))
+    path.write_bytes(lines[0] + b"\n" + lines[1] + b"\n" + marshal.dumps(({"A": {}}, [], 0, {}, {}, {}, {})))
     with pytest.raises(SnapshotError, match=r"does not hold the \d+ tickets its header names"):
         read_body(header)
 
@@ -154,16 +177,20 @@ def test_a_body_cut_short_is_an_error_naming_the_file(tmp_path: Path) -> None:
 # -- the stored form: indexed from its header, decoded when first touched -------------------
 
 
-def test_a_stored_value_is_indexed_from_its_header_as_the_record_itself_is() -> None:
-    records = _busy_run().store.data
+def test_a_stored_value_is_indexed_from_its_header_as_the_record_itself_is(busy_run: Run) -> None:
+    records = busy_run.store.data
     stored = {ticket: encode_record(record) for ticket, record in records.items()}
     assert all(value[0] == STORED_FORM for value in stored.values())
     from_headers = TicketState.index_records(stored.items())
     from_records = TicketState.index_records(records.items())
     assert sorted(from_headers.timers) == sorted(from_records.timers) and from_records.timers
-    assert from_headers.running_by_priority == from_records.running_by_priority
-    assert from_headers.breached_by_priority == from_records.breached_by_priority
-    assert sum(from_records.breached_by_priority.values()) > 0, "breached clocks are in the mix"
+    assert from_headers.open_clocks == from_records.open_clocks
+    assert from_headers.paused == from_records.paused
+    assert from_headers.breached == from_records.breached
+    assert sum(from_records.breached.values()) > 0, "breached clocks are in the mix"
+    several = bool(busy_run.policy.objectives)
+    assert (sum(from_records.paused.values()) > 0) == several, "paused clocks are in the mix of three objectives"
+    assert any(value[1] & 16 for value in stored.values()) == several, "so are headers that say: decode me"
     assert {p: sorted(e) for p, e in from_headers.deadlines.items()} == {
         p: sorted(e) for p, e in from_records.deadlines.items()}
     assert {ticket: decode_record(value) for ticket, value in stored.items()} == records

@@ -147,10 +147,10 @@ def test_unknown_plan_key(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key_and_missing_plans(tmp_path: Path) -> None:
     error = error_of(tmp_path, "plans:\n  default: {}\nplan: 1\n")
-    assert (error.key_path, error.problem) == ("plan", "unknown key 'plan' (known: plans, calendars, contracts)")
+    assert (error.key_path, error.problem) == ("plan", "unknown key 'plan' (known: plans, objectives, calendars, contracts)")
     error = error_of(tmp_path, "other: 1\n")
     # The unknown key comes first: it is most likely the missing one, misspelt.
-    assert (error.key_path, error.problem) == ("other", "unknown key 'other' (known: plans, calendars, contracts); plans is missing")
+    assert (error.key_path, error.problem) == ("other", "unknown key 'other' (known: plans, objectives, calendars, contracts); plans is missing")
     error = error_of(tmp_path, "{}\n")
     assert error.key_path == "plans" and error.problem.startswith("required key is missing")
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
+from ticket_slo.streams.core.clock_state import ClockState, ClockStatus
 from ticket_slo.streams.core.state_store import DictStateStore, Record, StateStore
-from ticket_slo.streams.core.ticket_state import SEEN_LIMIT, Phase, TicketState
+from ticket_slo.streams.core.ticket_state import SEEN_LIMIT, ClockCensus, Phase, TicketState
 from ticket_slo.streams.core.timer_index import TimerIndex
 from tests.unit.script import Run, acknowledged, clock, opened, priority_changed
 
 
+def running(*clocks: ClockState, **fields: Any) -> TicketState:
+    return TicketState(phase=Phase.RUNNING, priority="P2", plan="gold", customer_id="c1", clocks=list(clocks), **fields)
+
+
 def test_running_state_round_trips_through_its_record() -> None:
-    state = TicketState(phase=Phase.RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=3600_000_000,
-                        warned=2, breached=True, breach_cycle=2, due=None)
+    state = running(ClockState(start=10, target=3600_000_000, warned=2, breached=True, breach_cycle=2))
     state.remember("e1")
     record = state.to_record()
     assert json.loads(json.dumps(record)) == record  # plain JSON data
@@ -21,10 +25,22 @@ def test_running_state_round_trips_through_its_record() -> None:
     assert TicketState.from_record(record) == state
 
 
+def test_several_clocks_round_trip_the_first_beside_the_ticket_the_rest_nested() -> None:
+    state = running(ClockState(status=ClockStatus.DONE, breach_cycle=3),
+                    ClockState(objective="eta", start=10, target=60, calendar="office", policy_version="abc",
+                               deadline_at=99, priority="P1"),
+                    ClockState(objective="resolution", status=ClockStatus.PAUSED, start=5, target=500, worked=40,
+                               since=7, paused_at=45), contract="acme-2026")
+    record = state.to_record()
+    assert (record["cs"], record["bc"], "o" not in record) == ("d", 3, True)
+    assert [entry["o"] for entry in record["x"]] == ["eta", "resolution"]
+    assert TicketState.from_record(json.loads(json.dumps(record))) == state
+
+
 def test_a_first_breach_cycle_costs_no_record_space() -> None:
-    state = TicketState(phase=Phase.RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=1)
+    state = running(ClockState(start=10, target=1))
     assert "bc" not in state.to_record() and "w" not in state.to_record()
-    assert TicketState.from_record(state.to_record()).breach_cycle == 1
+    assert TicketState.from_record(state.to_record()).clocks[0].breach_cycle == 1
 
 
 def test_records_leave_out_empty_fields() -> None:
@@ -43,7 +59,7 @@ def test_seen_ids_are_bounded_and_oldest_are_forgotten() -> None:
 
 
 def test_retire_keeps_only_the_seen_ids() -> None:
-    state = TicketState(phase=Phase.RUNNING, priority="P1", plan="p", customer_id="c", start=1, target=2, warned=1)
+    state = running(ClockState(start=1, target=2, warned=1), ClockState(objective="eta", start=1, target=2))
     state.remember("x")
     state.retire(Phase.CLOSED)
     assert state == TicketState(phase=Phase.CLOSED, seen=state.seen)
@@ -124,24 +140,25 @@ def test_records_written_before_load_and_write_back_byte_for_byte() -> None:
 
 def test_a_loaded_record_has_typed_phase_buffer_and_clock() -> None:
     from ticket_slo.streams.core.emission import EventSource
-    from ticket_slo.streams.core.ticket_state import BufferedEvent, RunningClock
+    from ticket_slo.streams.core.ticket_state import BufferedEvent
 
     pending = TicketState.from_record(json.loads(OLD_RECORDS[0]))
     assert pending.phase is Phase.PENDING
     assert pending.buffer[0].source == EventSource(topic="ticket-events", partition=3, offset=41)
     assert pending.buffer[1:] == [BufferedEvent('{"event_id":"b"}', EventSource(location="events.jsonl:7")),
                                   BufferedEvent('{"event_id":"c"}', None)]
-    running = TicketState.from_record(json.loads(OLD_RECORDS[1]))
-    assert running.running() == RunningClock("P2", "gold", 1700000000000000, 3600000000, "24/7")
-    assert running.deadline == 1700003600000000
+    loaded = TicketState.from_record(json.loads(OLD_RECORDS[1]))
+    assert (loaded.priority, loaded.plan) == ("P2", "gold")
+    assert loaded.clocks == [ClockState(start=1700000000000000, target=3600000000, warned=1, breach_cycle=2)]
+    assert loaded.clocks[0].deadline == 1700003600000000
 
 
-def test_only_a_running_ticket_has_clock_terms() -> None:
+def test_only_a_started_clock_has_a_deadline() -> None:
     import pytest
 
-    closed = TicketState.from_record(json.loads(OLD_RECORDS[2]))
-    with pytest.raises(ValueError, match="^ticket in phase closed has no running clock$"):
-        closed.running()
+    assert TicketState.from_record(json.loads(OLD_RECORDS[2])).clocks == [], "a closed ticket keeps no clock"
+    with pytest.raises(ValueError, match="^the eta clock has not started$"):
+        ClockState(objective="eta", status=ClockStatus.DONE).deadline
 
 
 def test_an_unknown_phase_code_is_refused_by_name() -> None:
@@ -151,11 +168,17 @@ def test_an_unknown_phase_code_is_refused_by_name() -> None:
         TicketState.from_record({"v": 1, "ph": "x", "s": ","})
 
 
-def test_the_unbreached_deadline_is_read_from_the_record_alone() -> None:
-    running = TicketState(phase=Phase.RUNNING, priority="P2", plan="gold", customer_id="c1", start=10, target=3600)
-    assert TicketState.unbreached_deadline_of(running.to_record()) == ("P2", 3610)
-    breached = TicketState(phase=Phase.RUNNING, priority="P1", plan="gold", customer_id="c1", start=10, target=5,
-                           breached=True)
-    assert TicketState.unbreached_deadline_of(breached.to_record()) is None, "a standing breach has no deadline ahead"
-    assert TicketState.unbreached_deadline_of(TicketState(phase=Phase.CLOSED, closed_at=5).to_record()) is None
-    assert TicketState.unbreached_deadline_of(TicketState().to_record()) is None, "pending: no clock yet"
+def test_the_census_is_read_from_the_record_alone_as_from_the_state() -> None:
+    fr = ("first_response", "P2")
+    cases = [
+        (running(ClockState(start=10, target=3600)), [ClockCensus(fr, "running", 3610)]),
+        (running(ClockState(start=10, target=5, breached=True)), [ClockCensus(fr, "breached", None)]),
+        (running(ClockState(status=ClockStatus.DONE), ClockState(objective="eta", start=1, target=9, priority="P1"),
+                 ClockState(objective="resolution", status=ClockStatus.PAUSED, start=1, target=9, worked=2)),
+         [ClockCensus(("eta", "P1"), "running", 10), ClockCensus(("resolution", "P2"), "paused", None)]),
+        (TicketState(phase=Phase.CLOSED, closed_at=5), []),
+        (TicketState(), []),
+    ]
+    for state, expected in cases:
+        assert state.census() == expected
+        assert TicketState.census_of(state.to_record()) == expected

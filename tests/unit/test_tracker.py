@@ -649,7 +649,8 @@ def test_open_clocks_are_counted_by_state_running_or_breached_until_answered() -
         world.opened(1, "C", at=0, priority="P4")
         await tracker.run_once()
         tracker.refresh_gauges()
-        zero = {(priority, state): 0.0 for priority in ("P1", "P2", "P3", "P4") for state in ("running", "breached")}
+        zero = {(priority, state): 0.0 for priority in ("P1", "P2", "P3", "P4")
+                for state in ("running", "paused", "breached")}
         assert open_clock_series(world) == zero | {("P1", "running"): 2.0, ("P4", "running"): 1.0}
         world.wall = clock(31)
         await tracker.run_once()  # no input: the breaches fire on the clock
@@ -772,7 +773,7 @@ def test_a_clean_stop_gives_each_partitions_state_its_index_and_its_last_changel
         assert sorted(state.records) == ["A", "B"] and state.position == 1
         assert state.last == world.changelog(0)[-1] == (POSITION_KEY, b"1"), "the position record closes the batch"
         assert sorted(ticket for _, ticket in state.index.timers) == ["A", "B"]
-        assert state.index.open_by_priority["P1"] == 2
+        assert state.index.open_clocks[("first_response", "P1")] == 2
 
     run(scenario)
 
