@@ -167,11 +167,11 @@ class SloMetrics:
                                "Valid new events that changed nothing: the ticket was closed, or "
                                "a second ticket.opened (counted in ticket_slo_events_total too).",
                                ["reason"], registry=r)
-        self.clocks_started = Counter("ticket_slo_clocks_started", "First-response clocks started.",
+        self.clocks_started = Counter("ticket_slo_clocks_started", "Clocks started, per objective of the policy.",
                                       ["objective", "priority"], registry=r)
         self.not_eligible = Counter("ticket_slo_tickets_not_eligible",
                                     "Tickets opened on a plan without the objective (no clock).", registry=r)
-        self.elapsed = Histogram("ticket_slo_elapsed_seconds", "Time to first response of completed objectives.",
+        self.elapsed = Histogram("ticket_slo_elapsed_seconds", "Elapsed working time of completed clocks (pauses not counted), per objective.",
                                  ["objective", "priority"], buckets=elapsed_buckets(targets), registry=r)
         self.outcomes = Counter("ticket_slo_outcomes",
                                 "Completed objectives, by result (met or breached) and customer plan (the "

@@ -147,7 +147,6 @@ class Policy(_Strict):
     objectives: dict[_ObjectiveName, ObjectiveSpec] = {}
     calendars: dict[Annotated[str, Field(min_length=1)], CalendarSpec] = {}
     contracts: dict[_Name, ContractPolicy] = {}
-    _contract_of: dict[str, str] = PrivateAttr(default_factory=dict)
     _plan_objectives: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -223,7 +222,6 @@ class Policy(_Strict):
                         {"contract": name, "customer": repr(customer), "first": repr(owner[customer])},
                     )
                 owner[customer] = name
-        self._contract_of = owner
         return self
 
     @cached_property
@@ -234,9 +232,12 @@ class Policy(_Strict):
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
     def contract_for(self, customer_id: str) -> tuple[str, ContractPolicy] | None:
-        """The contract covering ``customer_id`` (its name and terms), or ``None``."""
-        name = self._contract_of.get(customer_id)
-        return None if name is None else (name, self.contracts[name])
+        """The contract covering ``customer_id`` (its name and terms), or ``None``. A scan: the
+        engine keeps its own map (``objective_clock.Terms``)."""
+        for name, contract in self.contracts.items():
+            if customer_id in contract.customers:
+                return name, contract
+        return None
 
     def calendar_spec(self, plan: str) -> CalendarSpec | None:
         """The calendar of ``plan`` (or of ``default``), or ``None`` for the built-in ``24/7``."""

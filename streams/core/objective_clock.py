@@ -66,8 +66,8 @@ from ticket_slo.streams.core.policy_calendars import PolicyCalendars
 from ticket_slo.streams.core.ticket_state import TicketState
 from ticket_slo.streams.core.timebase import MICROS_PER_SECOND
 
-__all__ = ["Terms", "Objective", "EventSet", "target_micros", "terms_of", "start", "restart", "change_priority", "pause", "resume",
-           "fire_due", "stop", "next_due"]
+__all__ = ["Terms", "Objective", "EventSet", "target_micros", "terms_of", "start", "restart", "change_priority",
+           "pause", "resume", "fire_due", "stop", "next_due"]
 
 
 class EventSet:
@@ -133,6 +133,7 @@ class Terms:
         return found if found is not None else self._default_objectives
 
     def contract_for(self, customer_id: str) -> tuple[str, ContractPolicy] | None:
+        """``Policy.contract_for``, from a map built once."""
         name = self._contract_of.get(customer_id)
         return None if name is None else (name, self.policy.contracts[name])
 

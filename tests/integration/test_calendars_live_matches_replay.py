@@ -41,7 +41,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.integration.kafka_io import consume, produce
-from tests.integration.replay_oracle import output_content, output_key, replay_outputs
+from tests.integration.replay_oracle import net_differences, net_outputs, output_key, replay_outputs
 from tests.integration.worker_process import WorkerProcess, running_worker
 
 pytestmark = pytest.mark.integration
@@ -317,36 +317,6 @@ def _records(tickets: list[Ticket]) -> list[tuple[bytes, bytes]]:
     return [(body["ticket_id"].encode(), json.dumps(body).encode()) for _, _, body in timed]
 
 
-def _net(records: list[dict[str, Any]]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
-    """Per ticket: its outcomes, and its breaches that no retraction took back (contents
-    without the moment of detection)."""
-    retracted = {r["breach_id"] for r in records if r["type"] == "slo.breach_retracted"}
-    outcomes: dict[str, list[dict[str, Any]]] = {}
-    standing: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        if record["type"] == "slo.completed":
-            outcomes.setdefault(record["ticket_id"], []).append(output_content(record))
-        elif record["type"] == "slo.breached" and record["breach_id"] not in retracted:
-            standing.setdefault(record["ticket_id"], []).append(output_content(record))
-    return outcomes, standing
-
-
-def _differences(live: dict[str, list[dict[str, Any]]], offline: dict[str, list[dict[str, Any]]]) -> str:
-    """Ticket by ticket, the fields in which live and replay differ (for the failure message)."""
-    lines = []
-    for ticket in sorted(live.keys() | offline.keys()):
-        mine, theirs = live.get(ticket, []), offline.get(ticket, [])
-        if mine == theirs:
-            continue
-        if len(mine) != 1 or len(theirs) != 1:
-            lines.append(f"{ticket}: live {mine} / replay {theirs}")
-            continue
-        fields = {k: (mine[0].get(k), theirs[0].get(k)) for k in mine[0].keys() | theirs[0].keys()
-                  if mine[0].get(k) != theirs[0].get(k)}
-        lines.append(f"{ticket}: (live, replay) {fields}")
-    return "live and replay differ:\n" + "\n".join(lines)
-
-
 @pytest.fixture
 def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
     with running_worker(kafka_bootstrap, tmp_path, POLICY) as process:
@@ -380,10 +350,10 @@ def test_live_and_replay_agree_across_daylight_saving_changes(kafka_bootstrap: s
     live_keys = [output_key(r) for r in live]
     assert len(live_keys) == len(set(live_keys)), "an output was published twice"
 
-    live_outcomes, live_standing = _net(live)
-    offline_outcomes, offline_standing = _net(offline)
+    live_outcomes, live_standing = net_outputs(live)
+    offline_outcomes, offline_standing = net_outputs(offline)
     assert len(offline_outcomes) > 50 and len(offline_standing) > 20  # the scenario has substance
-    assert live_outcomes == offline_outcomes, _differences(live_outcomes, offline_outcomes)
+    assert live_outcomes == offline_outcomes, net_differences(live_outcomes, offline_outcomes)
 
     # Breaches minus retractions: the same breach ids; and the same contents, except where a
     # priority change reached live after its breach (see H16): that breach keeps the terms it
@@ -391,10 +361,10 @@ def test_live_and_replay_agree_across_daylight_saving_changes(kafka_bootstrap: s
     def ids(standing: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
         return {ticket: sorted(b["breach_id"] for b in breaches) for ticket, breaches in standing.items()}
 
-    assert ids(live_standing) == ids(offline_standing), _differences(live_standing, offline_standing)
+    assert ids(live_standing) == ids(offline_standing), net_differences(live_standing, offline_standing)
     changed = {t.ticket_id for t in tickets if any(kind == "ticket.priority_changed" for _, kind, _, _ in t.later)}
     assert {t: b for t, b in live_standing.items() if t not in changed} == \
-        {t: b for t, b in offline_standing.items() if t not in changed}, _differences(live_standing, offline_standing)
+        {t: b for t, b in offline_standing.items() if t not in changed}, net_differences(live_standing, offline_standing)
 
     # The numbers worked out by hand.
     first_breach = {r["ticket_id"]: r for r in reversed(live) if r["type"] == "slo.breached"}

@@ -90,7 +90,7 @@ def test_metrics_count_what_the_worker_did(kafka_bootstrap: str, worker: WorkerP
     open_clocks = {(dict(labels)["priority"], dict(labels)["state"]): value for (name, labels), value in samples.items()
                    if name == "ticket_slo_open_clocks"}
     assert open_clocks == {(priority, state): 0 for priority in ("P1", "P2", "P3", "P4")
-                           for state in ("running", "breached")} | {("P1", "breached"): 1, ("P3", "running"): 1}
+                           for state in ("running", "paused", "breached")} | {("P1", "breached"): 1, ("P3", "running"): 1}
     deadline = samples[("ticket_slo_next_deadline_timestamp_seconds", (fr, ("priority", "P3")))]
     assert deadline == pytest.approx(now.timestamp() + 3600, abs=1e-6)  # M3: opened now, P3 target 1 h
     assert ("ticket_slo_next_deadline_timestamp_seconds", (fr, ("priority", "P1"))) not in samples  # M1 breached

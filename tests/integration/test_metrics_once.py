@@ -30,7 +30,7 @@ What is compared, and why (``agents/metrics.py``):
 - ``ticket_slo_outcomes_total`` (labels objective, priority, result, plan) counts each
   ``slo.completed`` published for the first time; summed over all labels and both workers
   it must equal the distinct ``slo.completed`` records on the outcomes topic (identity:
-  ticket, met, elapsed seconds, as in ``replay_oracle.output_key``; an outcome carries no
+  ticket, objective, start, met, elapsed seconds, as in ``replay_oracle.output_key``; an outcome carries no
   id of its own). Per (priority, result) too.
 - ``ticket_slo_breaches_total`` counts ``slo.breached`` events published, not net of
   retractions (those have their own counter, ``ticket_slo_breach_retractions_total``). So

@@ -85,8 +85,9 @@ def test_prometheus_reads_breaches_and_attainment(kafka_bootstrap: str, tmp_path
         # The gauges are refreshed once a second, so they may trail the breach counter by a scrape.
         _wait_for(url, 'sum(ticket_slo_open_clocks{priority="P1",state="breached"}) == 1', timeout=10)
         by_state = _query(url, 'sum by (state) (ticket_slo_open_clocks{priority="P1"})')
+        # Every state is exported, at zero too: paused (not counting, not breached) as well.
         assert sorted((s["metric"]["state"], float(s["value"][1])) for s in by_state) == [
-            ("breached", 1.0), ("running", 0.0)]
+            ("breached", 1.0), ("paused", 0.0), ("running", 0.0)]
         # No event for a while now; the tracker's heartbeat keeps moving all the same.
         age = _query(url, 'time() - ticket_slo_tracker_heartbeat_timestamp_seconds{job="ticket-slo"}')
         assert len(age) == 1 and float(age[0]["value"][1]) < 5

@@ -20,6 +20,7 @@ import yaml
 from tests.unit.test_compose import compose, environment, host_path_for, published_ports, service
 from tests.unit.test_prometheus_rules import (
     PROMETHEUS_CONFIG,
+    all_rules,
     promql_metric_names,
     promtool_report,
     run_promtool,
@@ -38,8 +39,12 @@ VARIABLE_VALUES = {
     "__interval": "30s",
     "__range": "6h",
     "priority": "P1|P2",   # a multi-value selection, rendered as a regex alternation
+    "objective": "first_response",
 }
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+OPERATIONS = REPO / "docs" / "operations.md"
+#: A metric name in a query and the label matchers right after it, if any.
+_SELECTOR = re.compile(r"(?<![\w:])([A-Za-z_:][\w:]*)\s*(\{[^}]*\})?")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -90,6 +95,24 @@ def promql_problems(named_queries: list[tuple[str, str]], directory: Path) -> st
     legend = "\n".join(f"grafana_check:query_{index} = {where}: {expr}"
                        for index, (where, expr) in enumerate(named_queries))
     return f"{promtool_report(result)}\n--- queries\n{legend}"
+
+
+def objective_labelled_metrics() -> set[str]:
+    """Series that carry the label ``objective``: the worker's families whose row in
+    docs/operations.md's metric table lists it (histograms by their bucket series), and
+    every recording rule (each keeps objective and priority)."""
+    rows = re.findall(r"^\| `(ticket_slo_\w+)\{([\w,]+)\}` \| (\w+) \|",
+                      OPERATIONS.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    families = {name + ("_bucket" if kind == "histogram" else "")
+                for name, labels, kind in rows if "objective" in labels.split(",")}
+    assert "ticket_slo_open_clocks" in families and "ticket_slo_elapsed_seconds_bucket" in families, rows
+    return families | {rule["record"] for _path, rule in all_rules() if "record" in rule}
+
+
+def selectors_without_objective(expr: str, labelled: set[str]) -> list[str]:
+    """The selectors of objective-labelled series in ``expr`` that do not filter on $objective."""
+    return [match.group(0).strip() for match in _SELECTOR.finditer(expr)
+            if match.group(1) in labelled and 'objective=~"$objective"' not in (match.group(2) or "")]
 
 
 def load_yaml_files(directory: Path) -> list[dict[str, Any]]:
@@ -151,6 +174,32 @@ def test_template_variables_query_known_metrics() -> None:
             found = re.fullmatch(r"label_values\(\s*(.+?)\s*,\s*(\w+)\s*\)", query)
             assert found, f"{path.name}: ${variable['name']} query {query!r} is not label_values(…, label)"
             assert not unknown_metric_names(promql_metric_names(found.group(1))), query
+
+
+def test_every_slo_query_shows_the_selected_objective_only() -> None:
+    """Breaches, outcomes, clocks and elapsed times of two objectives must never be added up."""
+    labelled = objective_labelled_metrics()
+    unfiltered = {where: found for where, expr in queries() if (found := selectors_without_objective(expr, labelled))}
+    assert unfiltered == {}
+    for _path, dashboard in dashboards():
+        variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+        objective = variables["objective"]
+        query = objective["query"]["query"] if isinstance(objective["query"], dict) else objective["query"]
+        # The worker exports every objective of its policy at zero from its start, so the list
+        # has them all, with or without a ratio in objectives.yml.
+        assert query == "label_values(ticket_slo_clocks_started_total, objective)"
+        assert objective["multi"] is False and objective["includeAll"] is False, \
+            "one objective at a time: the histogram and per-plan panels cannot tell objectives apart"
+        assert objective["current"]["value"] == "first_response"
+
+
+def test_the_objective_filter_check_finds_a_missing_filter() -> None:
+    labelled = {"ticket_slo_breaches_total", "ticket_slo:burn_rate:ratio_rate1h"}
+    assert selectors_without_objective(
+        'sum(rate(ticket_slo_breaches_total{priority=~"$priority"}[5m])) + ticket_slo:burn_rate:ratio_rate1h'
+        ' + ticket_slo_events_total', labelled) == ['ticket_slo_breaches_total{priority=~"$priority"}',
+                                                    "ticket_slo:burn_rate:ratio_rate1h"]
+    assert selectors_without_objective('ticket_slo_breaches_total{objective=~"$objective"}', labelled) == []
 
 
 def test_panels_use_the_provisioned_datasource_and_fit_the_grid() -> None:

@@ -20,6 +20,8 @@ import pytest
 import yaml
 
 from ticket_slo.agents.metrics import METRIC_NAMES
+from ticket_slo.schemas.events import PRIORITIES
+from ticket_slo.schemas.policy import Policy, load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
@@ -29,6 +31,7 @@ PROMETHEUS_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 RUNBOOK = PROMETHEUS_DIR / "README.md"
 ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
 DEFAULT_POLICY = REPO / "schemas" / "default_policy.yaml"
+EXAMPLES_DIR = REPO / "deploy" / "examples"
 
 SEVERITIES = {"page", "ticket"}
 #: Series a histogram family exports besides its own name.
@@ -295,7 +298,14 @@ def test_the_sli_covers_every_burn_rate_window() -> None:
     assert "ticket_slo:error_budget_remaining:ratio_rate28d" in recorded
 
 
-def test_the_objective_is_set_once_for_every_priority_of_the_policy() -> None:
+def shipped_policies() -> list[Policy]:
+    """The default policy and every example policy in deploy/examples."""
+    examples = sorted(EXAMPLES_DIR.glob("*.yaml"))
+    assert examples, f"no example policy in {EXAMPLES_DIR}"
+    return [load_policy(DEFAULT_POLICY), *map(load_policy, examples)]
+
+
+def test_the_objective_is_set_once_for_every_objective_and_priority_of_the_shipped_policies() -> None:
     definitions = [(path, rule) for path, rule in all_rules() if rule.get("record") == "ticket_slo:objective:ratio"]
     assert {path.name for path, _rule in definitions} == {"objectives.yml"}
     configured = {}
@@ -305,9 +315,10 @@ def test_the_objective_is_set_once_for_every_priority_of_the_policy() -> None:
         value = re.fullmatch(r"vector\(([0-9.]+)\)", rule["expr"].strip())
         assert value, f"objective {key} must be a plain vector(<ratio>): {rule['expr']!r}"
         configured[key] = float(value.group(1))
-    policy = load_yaml(DEFAULT_POLICY)
-    targets = policy["plans"]["default"]["objectives"]
-    expected = {(objective, priority) for objective, by_priority in targets.items() for priority in by_priority}
+    # Every objective of the shipped policy and of the example policies, for every priority,
+    # and nothing else: a ratio for a name no shipped policy uses would be a guess.
+    expected = {(objective, priority) for policy in shipped_policies()
+                for objective in policy.objective_names() for priority in PRIORITIES}
     assert set(configured) == expected
     assert all(0 < ratio < 1 for ratio in configured.values()), configured
     # Beside each objective, in the same file: the minimum of verdicts of the burn-rate tiers
