@@ -13,7 +13,7 @@ __all__ = ["add_bench_command", "PHASES"]
 
 #: The phases of a run, in the order they run.
 PHASES = ("broker_limit", "python_limit", "engine_limit", "pipeline", "breaches", "catchup", "open_small",
-          "open_large")
+          "open_large", "open_small_business", "open_large_business")
 
 
 def _phase_list(text: str) -> frozenset[str]:
@@ -31,7 +31,8 @@ def add_bench_command(commands: Any) -> None:
         "bench", help="measure the broker, a raw Python passthrough and the pipeline side by side",
         description="Measure on the local broker (or KAFKA_BOOTSTRAP_SERVERS), in one run: Kafka's own perf "
                     "tools, a raw aiokafka passthrough, a batch loop around the engine without Faust, the "
-                    "worker's sustained rate with 0, 10 thousand and 1 million open tickets, breach timeliness "
+                    "worker's sustained rate with 0, 10 thousand and 1 million open tickets (24/7, then on business-hours "
+                    "plans), breach timeliness "
                     "at 70% load, catch-up after a crash (SIGKILL in a backlog), memory per open ticket and "
                     "restart time. A table on stdout (or --json), progress on stderr. About 6 minutes; --quick "
                     "under 2.")
@@ -40,10 +41,11 @@ def add_bench_command(commands: Any) -> None:
     bench.add_argument("--json-file", type=Path, help="also write the figures as JSON to this file")
     bench.add_argument("--partitions", type=int, help="partition count of every topic (default: TICKET_SLO_PARTITIONS)")
     bench.add_argument("--events", type=int, help="events of the throughput batch")
-    bench.add_argument("--open-tickets", type=int, help="open tickets of the large-state run (default 1000000)")
+    bench.add_argument("--open-tickets", type=int, help="open tickets of the large-state runs (default 1000000)")
     bench.add_argument("--breach-seconds", type=float, help="seconds of load in the breach-timeliness phase")
-    bench.add_argument("--profile", type=Path, help="py-spy the worker during the pipeline drain into this file "
-                                                    "(needs py-spy; slows the worker down)")
+    bench.add_argument("--profile", type=Path, help="py-spy the worker during each drain into this file (the "
+                                                    "open-tickets phases: the phase's name added to its name; "
+                                                    "needs py-spy; slows the worker down)")
     bench.add_argument("--only", type=_phase_list, metavar="PHASE[,PHASE]",
                        help=f"run only these phases ({', '.join(PHASES)}); for iterating on one figure")
     bench.add_argument("--keep", action="store_true",

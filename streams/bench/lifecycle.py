@@ -4,6 +4,10 @@ The throughput batch interleaves many tickets in flight, each going through
 opened → (priority changed, 30 %) → acknowledged → resolved → closed, with the
 extra metadata real helpdesks attach (ignored by the contract, but parsed and
 carried over the wire). Open tickets are ``ticket.opened`` events only.
+A ``TicketMix`` spreads tickets over plans and moves each ticket's events back in time
+by its own offset (its events keep their order and spacing), so that business-hours
+calendars are asked about many different weeks; the default mix (plan ``default``, no
+offset) gives the bytes the 24/7 phases always had.
 Everything is seeded: the same plan gives the same bytes in every phase.
 """
 
@@ -11,11 +15,12 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from typing import Iterator
 
 from ticket_slo.streams.tools.simulator import PRIORITY_WEIGHTS, rfc3339
 
-__all__ = ["Record", "BATCH_PREFIX", "lifecycle_batch", "renamed_repeats", "open_tickets", "probe_events", "encode",
+__all__ = ["Record", "BATCH_PREFIX", "TicketMix", "ALWAYS_ON_MIX", "lifecycle_batch", "renamed_repeats", "open_tickets", "probe_events", "encode",
            "event_value", "mean_size"]
 
 Record = tuple[bytes, bytes]
@@ -35,6 +40,41 @@ _SUMMARIES = (
     "Webhook deliveries delayed by several minutes for the payments integration",
     "Question about rate limits on the bulk import endpoint for the next quarter",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketMix:
+    """Which plans the tickets are on, and how far back their events may lie.
+
+    Each ticket draws its plan and an offset in ``[0, spread_s)`` seconds from a generator
+    of its own (seeded), so the rest of an event's bytes are those of the default mix.
+    """
+
+    plans: tuple[str, ...] = ("default",)
+    spread_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.plans or self.spread_s < 0:
+            raise ValueError(f"a ticket mix needs a plan and a spread >= 0, got {self.plans!r}, {self.spread_s}")
+
+    def drawer(self, seed: int) -> _MixDrawer:
+        return _MixDrawer(self, random.Random(seed * 7919 + 1))
+
+
+@dataclass(slots=True)
+class _MixDrawer:
+    mix: TicketMix
+    rng: random.Random
+
+    def draw(self) -> tuple[str, float]:
+        """(plan, seconds to move the ticket's events back) of the next ticket."""
+        plans, spread = self.mix.plans, self.mix.spread_s
+        plan = plans[0] if len(plans) == 1 else self.rng.choice(plans)
+        return plan, (self.rng.uniform(0.0, spread) if spread else 0.0)
+
+
+#: The 24/7 phases' tickets: all on ``default``, at the batch's own times.
+ALWAYS_ON_MIX = TicketMix()
 
 
 def encode(event: dict[str, object]) -> Record:
@@ -60,13 +100,13 @@ def event_value(rng: random.Random, ticket_id: str, seq: int, kind: str, at: flo
     return event
 
 
-def _opened_fields(rng: random.Random) -> dict[str, object]:
+def _opened_fields(rng: random.Random, plan: str = "default") -> dict[str, object]:
     return {"priority": rng.choices(_PRIORITIES, weights=_WEIGHTS)[0], "customer_id": f"C{rng.randrange(1, 5000):05d}",
-            "plan": "default", "account_manager": f"am-{rng.randrange(1, 60):03d}"}
+            "plan": plan, "account_manager": f"am-{rng.randrange(1, 60):03d}"}
 
 
-def _ticket_plan(rng: random.Random) -> list[tuple[str, dict[str, object]]]:
-    steps: list[tuple[str, dict[str, object]]] = [("ticket.opened", _opened_fields(rng))]
+def _ticket_plan(rng: random.Random, plan: str) -> list[tuple[str, dict[str, object]]]:
+    steps: list[tuple[str, dict[str, object]]] = [("ticket.opened", _opened_fields(rng, plan))]
     if rng.random() < 0.3:
         steps.append(("ticket.priority_changed", {"priority": rng.choice(_PRIORITIES)}))
     steps.append(("ticket.acknowledged", {"by": f"agent-{rng.randrange(1, 200):03d}"}))
@@ -76,26 +116,29 @@ def _ticket_plan(rng: random.Random) -> list[tuple[str, dict[str, object]]]:
 
 
 def lifecycle_batch(count: int, *, prefix: str, start: float, seed: int = 11,
-                    concurrent: int = 2000, step: float = 0.001) -> list[Record]:
-    """``count`` events of interleaved lifecycles, ``occurred_at`` from ``start`` by ``step``.
+                    concurrent: int = 2000, step: float = 0.001, mix: TicketMix = ALWAYS_ON_MIX) -> list[Record]:
+    """``count`` events of interleaved lifecycles, ``occurred_at`` from ``start`` by ``step``
+    (each ticket's moved back by its ``mix`` offset).
 
     ``concurrent`` tickets are in flight at once; a finished ticket is replaced by a
     new one. The batch stops at ``count`` even when the last tickets are unfinished.
     """
     rng = random.Random(seed)
-    active: list[tuple[str, list[tuple[str, dict[str, object]]]]] = []
+    drawer = mix.drawer(seed)
+    active: list[tuple[str, float, list[tuple[str, dict[str, object]]]]] = []
     next_ticket = 0
     out: list[Record] = []
     while len(out) < count:
         if len(active) < concurrent:
             next_ticket += 1
-            active.append((f"{prefix}{next_ticket:08d}", list(reversed(_ticket_plan(rng)))))
+            plan, back = drawer.draw()
+            active.append((f"{prefix}{next_ticket:08d}", back, list(reversed(_ticket_plan(rng, plan)))))
             continue
         index = rng.randrange(len(active))
-        ticket_id, steps = active[index]
+        ticket_id, back, steps = active[index]
         kind, fields = steps.pop()
         seq = len(out)
-        out.append(encode(event_value(rng, ticket_id, seq, kind, start + seq * step, **fields)))
+        out.append(encode(event_value(rng, ticket_id, seq, kind, start + seq * step - back, **fields)))
         if not steps:
             active[index] = active[-1]
             active.pop()
@@ -119,18 +162,23 @@ def renamed_repeats(batch: list[Record], count: int, *, prefix: str) -> Iterator
         yield key, value
 
 
-def open_tickets(count: int, *, prefix: str, at: float, seed: int = 23) -> Iterator[Record]:
-    """``count`` distinct ``ticket.opened`` events (their clocks keep running)."""
+def open_tickets(count: int, *, prefix: str, at: float, seed: int = 23,
+                 mix: TicketMix = ALWAYS_ON_MIX) -> Iterator[Record]:
+    """``count`` distinct ``ticket.opened`` events (their clocks keep running), opened at ``at``
+    (each moved back by its ``mix`` offset)."""
     rng = random.Random(seed)
+    drawer = mix.drawer(seed)
     for n in range(count):
         ticket_id = f"{prefix}{n:08d}"
-        yield encode(event_value(rng, ticket_id, 0, "ticket.opened", at + n * 1e-6, **_opened_fields(rng)))
+        plan, back = drawer.draw()
+        yield encode(event_value(rng, ticket_id, 0, "ticket.opened", at + n * 1e-6 - back,
+                                 **_opened_fields(rng, plan)))
 
 
-def probe_events(ticket_id: str, at: float) -> list[Record]:
+def probe_events(ticket_id: str, at: float, plan: str = "default") -> list[Record]:
     """Opened then acknowledged: its ``slo.completed`` shows the worker is processing."""
     rng = random.Random(ticket_id)
-    fields = {**_opened_fields(rng), "priority": "P4"}
+    fields = {**_opened_fields(rng, plan), "priority": "P4"}
     return [encode(event_value(rng, ticket_id, 0, "ticket.opened", at, **fields)),
             encode(event_value(rng, ticket_id, 1, "ticket.acknowledged", at + 0.001, by="bench"))]
 

@@ -26,6 +26,7 @@ from ticket_slo.streams.bench.kafka_io import (LagWatcher, Stalled, create_topic
 from ticket_slo.streams.bench.lifecycle import BATCH_PREFIX, Record, open_tickets, probe_events, renamed_repeats
 from ticket_slo.streams.bench.plan import LONG_POLICY
 from ticket_slo.streams.bench.processes import BenchError, Child, WorkerChild
+from ticket_slo.streams.bench.scenarios import ALWAYS_ON, Scenario
 from ticket_slo.streams.kafka.local_snapshots import SNAPSHOT_DIR
 from ticket_slo.streams.kafka.topics import TopicSpec, ensure_topics, pipeline_topics
 
@@ -227,9 +228,9 @@ def _probes(phase: Phase, tag: str) -> list[bytes]:
     return [found[p] for p in sorted(found)]
 
 
-def _probe_records(probes: list[bytes]) -> list[Record]:
+def _probe_records(probes: list[bytes], plan: str = "default") -> list[Record]:
     now = time.time()
-    return [record for key in probes for record in probe_events(key.decode(), now)]
+    return [record for key in probes for record in probe_events(key.decode(), now, plan)]
 
 
 def _outcome_ends(phase: Phase) -> dict[int, int]:
@@ -256,33 +257,50 @@ def pipeline(ctx: BenchContext, batch: list[Record], profile: Path | None = None
             what="preload", total=len(drained))
     worker = ctx.start_worker(phase)
     spies: list[Child] = []
-
-    def start_profiler() -> None:
-        if profile is not None:
-            spies.extend(filter(None, [_start_profiler(worker, profile)]))
-
     try:
         result = _drain(ctx, phase, worker, worker.started, len(drained) + 2 * len(probes), probes, {}, "pipeline",
-                        start_profiler)
+                        _profiler_starter(worker, profile, spies))
     finally:
-        for spy in spies:
-            spy.interrupt(30)
+        _stop_profilers(spies)
         worker.terminate()
     if spies:
         result["profiled"] = str(profile)
     return result
 
 
-def open_state(ctx: BenchContext, batch: list[Record], count: int) -> dict[str, object]:
+def _profiler_starter(worker: WorkerChild, profile: Path | None, spies: list[Child]) -> Callable[[], None]:
+    """What ``_drain`` calls once the worker is ready: py-spy on it, when a profile is asked for."""
+    def start() -> None:
+        if profile is not None:
+            spies.extend(filter(None, [_start_profiler(worker, profile)]))
+    return start
+
+
+def _stop_profilers(spies: list[Child]) -> None:
+    for spy in spies:
+        spy.interrupt(30)
+
+
+def open_state(ctx: BenchContext, batch: list[Record], count: int,
+               scenario: Scenario = ALWAYS_ON, profile: Path | None = None) -> dict[str, object]:
     """N open tickets in state: memory per ticket, restart time against a raw changelog read,
-    then the same drain as ``pipeline`` on top of them."""
-    name = f"open{count}"
-    phase = ctx.phase(name, LONG_POLICY)
+    then the same drain as ``pipeline`` on top of them.
+
+    With ``profile``, py-spy samples the restarted worker during the drain, into ``profile``
+    with the phase's name added (``drain.txt`` → ``drain-open1000000-business.txt``).
+
+    ``scenario`` gives the policy and the open tickets' plans and times; ``batch`` (what
+    is drained) should be made with the same mix. Probes go on the scenario's first plan,
+    so that the restarted worker has built its calendars before the drain's clock starts.
+    """
+    name = f"open{count}{scenario.suffix.replace('_', '-')}"
+    phase = ctx.phase(name, scenario.policy)
     settings = phase.settings
     ensure_topics(settings)
-    what = f"{count} open"
+    what = f"{count} open" + (f", {scenario.label}" if scenario.label else "")
+    probe_plan = scenario.mix.plans[0]
     first_key = f"PROBE-{name}-a".encode()
-    produce(settings, settings.topics.events, probe_events(first_key.decode(), time.time()), what="probe")
+    produce(settings, settings.topics.events, probe_events(first_key.decode(), time.time(), probe_plan), what="probe")
     worker = ctx.start_worker(phase)
     ctx.wait_ready(worker)
     if first_record(settings, settings.topics.outcomes, phase.probe_partition(first_key), 0, first_key,
@@ -295,7 +313,8 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int) -> dict[str, 
     ctx.ledger.begin(f"{what}: loading open tickets")
     started = time.time()
     try:
-        produce(settings, settings.topics.events, open_tickets(count, prefix=f"OPEN-{name}-", at=time.time()),
+        produce(settings, settings.topics.events,
+                open_tickets(count, prefix=f"OPEN-{name}-", at=time.time(), mix=scenario.mix),
                 what="open tickets", total=count)
         absorbed_at = watcher.wait_zero(ctx.plan.wait_limit * 2, what=f"{what}: absorbing", on_tick=ctx.ledger.sample,
                                      stall_after=ctx.plan.stall_after)
@@ -314,16 +333,25 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int) -> dict[str, 
     probes = _probes(phase, "b")
     probe_offsets = _outcome_ends(phase)
     drained = throughput_events(ctx, batch)
-    produce(settings, settings.topics.events, _probe_records(probes) + drained, what="preload", total=len(drained))
+    produce(settings, settings.topics.events, _probe_records(probes, probe_plan) + drained, what="preload",
+            total=len(drained))
     restarted = ctx.start_worker(phase)
+    spies: list[Child] = []
+    profile_out = None if profile is None else profile.with_name(f"{profile.stem}-{name}{profile.suffix}")
     try:
         drain = _drain(ctx, phase, restarted, restarted.started, len(drained) + 2 * len(probes), probes, probe_offsets,
-                       what)
+                       what, _profiler_starter(restarted, profile_out, spies))
     finally:
+        _stop_profilers(spies)
         restarted.terminate()
-    cold = _restart_without_snapshots(ctx, phase, what)
+    if spies:
+        drain["profiled"] = str(profile_out)
+    cold = _restart_without_snapshots(ctx, phase, what, probe_plan) if scenario.cold_restart else None
     return {
         "open_tickets": count,
+        "scenario": scenario.label or "24/7",
+        "plans": list(scenario.mix.plans),
+        "spread_s": scenario.mix.spread_s,
         "load_s": round(absorbed_at - started, 2),
         "load_events_per_s": round(_rate(count, absorbed_at - started), 1),
         "rss_mib_before": round(rss_before / 2**20, 1),
@@ -343,7 +371,7 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int) -> dict[str, 
     }
 
 
-def _restart_without_snapshots(ctx: BenchContext, phase: Phase, what: str) -> dict[str, object]:
+def _restart_without_snapshots(ctx: BenchContext, phase: Phase, what: str, probe_plan: str) -> dict[str, object]:
     """The restart after a crash or on a new machine: no local snapshot, the whole changelog
     read (raw, then by the worker), with only the probes waiting."""
     settings = phase.settings
@@ -352,7 +380,7 @@ def _restart_without_snapshots(ctx: BenchContext, phase: Phase, what: str) -> di
     progress(f"{what}, no local snapshot: raw read of {records} changelog records in {read_s:.2f}s")
     probes = _probes(phase, "c")
     probe_offsets = _outcome_ends(phase)
-    produce(settings, settings.topics.events, _probe_records(probes), what="probes")
+    produce(settings, settings.topics.events, _probe_records(probes, probe_plan), what="probes")
     worker = ctx.start_worker(phase)
     try:
         drain = _drain(ctx, phase, worker, worker.started, 2 * len(probes), probes, probe_offsets,

@@ -21,10 +21,11 @@ from ticket_slo.streams.bench.context import BenchContext
 from ticket_slo.streams.bench.cpu import CpuLedger
 from ticket_slo.streams.bench.kafka_io import delete_prefixed, progress
 from ticket_slo.streams.bench.kafka_tools import CLASSPATH_NEEDS, require_broker_script
-from ticket_slo.streams.bench.lifecycle import BATCH_PREFIX, lifecycle_batch, mean_size
+from ticket_slo.streams.bench.lifecycle import ALWAYS_ON_MIX, BATCH_PREFIX, Record, TicketMix, lifecycle_batch, mean_size
 from ticket_slo.streams.bench.plan import BenchPlan, full_plan, quick_plan
 from ticket_slo.streams.bench.processes import BenchError, BenchSetupError, ExternalProcess, MachineCpu, SelfProcess
 from ticket_slo.streams.bench.report import goals, render
+from ticket_slo.streams.bench.scenarios import ALWAYS_ON, BUSINESS_HOURS
 from ticket_slo.streams.kafka.settings import Settings
 
 __all__ = ["run_bench", "BENCH_BROKER"]
@@ -76,6 +77,12 @@ def _preflight(options: BenchOptions, settings: Settings) -> None:
             raise BenchSetupError(f"the broker_limit phase cannot run with KAFKA_SECURITY_PROTOCOL="
                                   f"{settings.security_protocol}: Kafka's perf tools get no TLS or SASL settings "
                                   f"from ticket-slo; leave the phase out with --only")
+
+
+def _throughput_batch(plan: BenchPlan, mix: TicketMix) -> list[Record]:
+    """The lifecycle batch every throughput phase drains (copies of it with renamed tickets)."""
+    return lifecycle_batch(plan.events, prefix=BATCH_PREFIX, start=time.time() - plan.events * 0.001,
+                           concurrent=plan.concurrent_tickets, mix=mix)
 
 
 def _pipeline_rate(figures: dict[str, Any]) -> float | None:
@@ -152,8 +159,8 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
         ledger.track(ExternalProcess(broker_pid, "broker"), from_zero=False)
     ctx = BenchContext(base, plan, f"bench-{uuid.uuid4().hex[:8]}-", workdir, ledger, broker_script=script)
     started = time.monotonic()
-    batch = lifecycle_batch(plan.events, prefix=BATCH_PREFIX, start=time.time() - plan.events * 0.001,
-                            concurrent=plan.concurrent_tickets)
+    batch = _throughput_batch(plan, ALWAYS_ON_MIX)
+    batches = {ALWAYS_ON_MIX: batch}  # one per ticket mix, made when a phase first needs it
     figures: dict[str, Any] = {
         "mode": plan.name, "bootstrap": bootstrap, "partitions": base.partitions, "cores": ledger.cores,
         "event_bytes_mean": round(mean_size(batch), 1), "broker_pid": broker_pid, "bench_pid": os.getpid(),
@@ -186,8 +193,12 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
         elif options.only is not None and "breaches" in options.only:
             errors["breaches"] = "needs the pipeline phase's rate: add it to --only"
         measure("catchup", lambda: catchup.catch_up(ctx, batch, _pipeline_rate(figures)))
-        measure("open_small", lambda: phases.open_state(ctx, batch, plan.open_small))
-        measure("open_large", lambda: phases.open_state(ctx, batch, plan.open_large))
+        for scenario in (ALWAYS_ON, BUSINESS_HOURS):
+            for size, count in (("small", plan.open_small), ("large", plan.open_large)):
+                if options.runs(scenario.key(size)) and scenario.mix not in batches:
+                    batches[scenario.mix] = _throughput_batch(plan, scenario.mix)
+                measure(scenario.key(size), lambda scenario=scenario, count=count:  # type: ignore[misc]
+                        phases.open_state(ctx, batches[scenario.mix], count, scenario, options.profile))
     except KeyboardInterrupt as exc:
         failed = exc
     finally:

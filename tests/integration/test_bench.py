@@ -45,10 +45,15 @@ def test_throughput_figures_side_by_side(figures: dict[str, Any]) -> None:
                  ("python_limit", "events_per_s"), ("engine_limit", "events_per_s"),
                  ("engine_limit", "ratio_to_python_limit"), ("pipeline", "events_per_s"),
                  ("pipeline", "events_per_s_to_last_write"), ("pipeline", "ready_s"),
-                 ("open_small", "drain", "events_per_s"), ("open_large", "drain", "events_per_s")):
+                 ("open_small", "drain", "events_per_s"), ("open_large", "drain", "events_per_s"),
+                 ("open_small_business", "drain", "events_per_s"), ("open_large_business", "drain", "events_per_s")):
         _positive(figures, *path)
     assert figures["open_large"]["open_tickets"] > figures["open_small"]["open_tickets"] > 0
-    for drain in (figures["pipeline"], figures["open_small"]["drain"], figures["open_large"]["drain"]):
+    for size in ("small", "large"):
+        assert figures[f"open_{size}_business"]["open_tickets"] == figures[f"open_{size}"]["open_tickets"]
+    drains = [figures["pipeline"], *(figures[key]["drain"] for key in ("open_small", "open_large",
+                                                                        "open_small_business", "open_large_business"))]
+    for drain in drains:
         # A drain whose lag never returns to zero is flagged, and timed to the last write instead.
         assert isinstance(drain["lag_zero"], bool) and "stalled" in drain and "probe_outputs_missing" in drain
 
@@ -75,6 +80,16 @@ def test_breach_timeliness_and_exactly_once(figures: dict[str, Any]) -> None:
     assert delay["min"] <= delay["p50"] <= delay["p99"] <= delay["max"]
     assert breaches["grace_s"] >= 0 and "p99_after_deadline_plus_grace_s" in breaches
     _positive(figures, "breaches", "target_events_per_s")
+
+
+def test_business_hours_phases_ran_on_the_business_plans(figures: dict[str, Any]) -> None:
+    for key in ("open_small_business", "open_large_business"):
+        state = figures[key]
+        assert state["scenario"] == "business hours" and len(state["plans"]) == 3 and state["spread_s"] > 0
+        _positive(figures, key, "bytes_per_open_ticket")
+        assert state["drain"]["probe_outputs_missing"] == [], "the probes' plan is a business one"
+        assert state["restart_without_snapshots"] is None, "a restart figure, measured on 24/7 only"
+    assert {w["phase"] for w in figures["workers"]} >= {f"open{figures['open_large']['open_tickets']}-business"}
 
 
 def test_memory_and_restart_figures(figures: dict[str, Any]) -> None:
@@ -106,7 +121,10 @@ def test_catch_up_after_a_crash_beside_its_expectation(figures: dict[str, Any]) 
 
 def test_every_goal_has_a_ratio(figures: dict[str, Any]) -> None:
     goals = {goal["goal"]: goal for goal in figures["goals"]}
-    assert len(goals) == 7, list(goals)
+    assert len(goals) == 8, list(goals)
+    business = goals[f"throughput {figures['open_large_business']['open_tickets']:,} / "
+                     f"{figures['open_small_business']['open_tickets']:,} open tickets, business hours"]
+    assert business["target"] == ">= 0.9"
     for goal in goals.values():
         assert isinstance(goal["ratio"], (int, float)) and goal["ratio"] >= 0, goal
         assert isinstance(goal["met"], bool)
