@@ -30,7 +30,8 @@ dl.header { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px
 dl.header dt { color: #555; } dl.header dd { margin: 0; font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-size: 9.5pt; }
 th, td { border-bottom: 1px solid #ccc; padding: 4px 6px; text-align: left; vertical-align: top; }
-th { background: #f0f0f2; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f0f0f2; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.time { white-space: nowrap; }
 td.bad { color: #a93226; font-weight: 600; } td.good { color: #1e6b3f; font-weight: 600; }
 .muted { color: #666; } .none { color: #666; font-style: italic; }
 .chart { break-inside: avoid; page-break-inside: avoid; margin-bottom: 10px; }
@@ -62,6 +63,12 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
+def _when(moment: datetime) -> str:
+    """``2026-11-25 09:30 UTC`` (seconds only when not zero): short enough not to wrap in a table."""
+    shown = moment.strftime("%Y-%m-%d %H:%M:%S" if moment.second else "%Y-%m-%d %H:%M")
+    return f"{shown} UTC"
+
+
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
@@ -82,9 +89,9 @@ def render_html(figures: SlaFigures, context: ReportContext) -> str:
              f"<dt>Customer</dt><dd>{_e(customer)}</dd>"]
     if context.account_manager:
         parts.append(f"<dt>Account manager</dt><dd>{_e(context.account_manager)}</dd>")
-    parts += [f"<dt>Period</dt><dd>{_e(format_utc(period.start))} to {_e(to_shown)} (UTC, end excluded)</dd>",
+    parts += [f"<dt>Period</dt><dd>{_e(_when(period.start))} to {_e(_when(period.end))} (end excluded)</dd>",
               f"<dt>Policy versions</dt><dd>{_e(', '.join(figures.policy_versions) or '–')}</dd>",
-              f"<dt>Generated at</dt><dd>{_e(format_utc(context.generated_at))}</dd>",
+              f"<dt>Generated at</dt><dd>{_e(_when(context.generated_at.replace(microsecond=0)))}</dd>",
               "</dl></header>"]
     parts += _attainment(figures)
     parts += _breaches(figures)
@@ -121,13 +128,13 @@ def _breaches(figures: SlaFigures) -> list[str]:
     parts.append('<table><thead><tr><th>Ticket</th><th>Customer</th><th>Objective</th><th>Priority</th>'
                  '<th>Deadline</th><th>Answered</th><th class="num">Late by</th></tr></thead><tbody>')
     for line in figures.breaches:
-        answered = "still open" if line.stopped_at is None else format_utc(line.stopped_at)
+        answered = "still open" if line.stopped_at is None else _when(line.stopped_at)
         late = human_duration(line.late_seconds)
         late = f"≥ {late}" if line.still_open else late
         parts.append(
             f"<tr><td>{_e(line.ticket_id)}</td><td>{_e(line.customer_id)}</td><td>{_e(line.objective)}</td>"
-            f"<td>{_e(line.priority)}</td><td>{_e(format_utc(line.deadline))}</td>"
-            f'<td>{_e(answered)}</td><td class="num">{_e(late)}</td></tr>')
+            f'<td>{_e(line.priority)}</td><td class="time">{_e(_when(line.deadline))}</td>'
+            f'<td class="time">{_e(answered)}</td><td class="num">{_e(late)}</td></tr>')
     parts.append("</tbody></table></section>")
     return parts
 
