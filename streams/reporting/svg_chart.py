@@ -21,7 +21,9 @@ MET_COLOUR, MISSED_COLOUR = "#2f7d4f", "#c0392b"
 def _label(bucket: ResponseBucket) -> str:
     if bucket.high is None:
         return f"> {human_duration(bucket.low)}"
-    return f"≤ {human_duration(bucket.high)}"
+    if bucket.low == 0:
+        return f"≤ {human_duration(bucket.high)}"
+    return f"{human_duration(bucket.low)}–{human_duration(bucket.high)}"
 
 
 def distribution_svg(objective: str, buckets: list[ResponseBucket]) -> str:

@@ -83,7 +83,7 @@ def run_report(request: ReportRequest, policy: Policy, settings: Settings, err: 
     records = ReportRecords()
     if request.files:
         read_files(request.files, records)
-        sources = [str(p) for p in dict.fromkeys(request.files)]
+        sources = [p.name for p in dict.fromkeys(request.files)]  # the customer need not see our paths
     else:
         sources = read_topics(settings, records, err)
     for bad in records.bad[:MAX_BAD_LINES_SHOWN]:
