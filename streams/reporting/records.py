@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Iterable
 
 from pydantic import BaseModel, ValidationError
 
@@ -71,11 +71,32 @@ class ReportRecords:
             return
         self._add(record)
 
-    def add_lines(self, lines: list[str] | object, source: str) -> None:
-        """Every non-blank line of a JSON-lines text, located as ``SOURCE:LINE`` (1-based)."""
-        for number, line in enumerate(lines, start=1):  # type: ignore[call-overload]
-            if line.strip():
-                self.add_text(line, f"{source}:{number}")
+    def add_lines(self, lines: Iterable[str], source: str) -> None:
+        """Every non-blank line of a JSON-lines text, located as ``SOURCE:LINE`` (1-based).
+
+        Lines read with ``errors="surrogateescape"`` that held bytes not UTF-8 are bad records.
+        """
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:
+                self.bad.append(BadRecord(f"{source}:{number}", "not UTF-8"))
+                continue
+            self.add_text(line, f"{source}:{number}")
+
+    def add_bytes(self, value: bytes | None, where: str) -> None:
+        """One Kafka record value; a tombstone or bytes not UTF-8 are bad records."""
+        if value is None:
+            self.bad.append(BadRecord(where, "no value"))
+            return
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            self.bad.append(BadRecord(where, "not UTF-8"))
+            return
+        self.add_text(text, where)
 
     def _add(self, record: BaseModel) -> None:
         if record in self._seen:

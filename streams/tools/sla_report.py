@@ -18,7 +18,7 @@ from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.kafka.settings import Settings
 from ticket_slo.streams.reporting.html_page import ReportContext, render_html
 from ticket_slo.streams.reporting.period import ReportPeriod
-from ticket_slo.streams.reporting.records import BadRecord, ReportRecords
+from ticket_slo.streams.reporting.records import ReportRecords
 from ticket_slo.streams.reporting.sla_figures import Selection, compute_figures
 from ticket_slo.streams.tools.files import open_text, write_text
 
@@ -70,11 +70,7 @@ def read_topics(settings: Settings, records: ReportRecords, err: TextIO) -> list
 
         for record in read_to_end(settings, topic, client_id=f"{settings.app_id}-report", what="report",
                                   timeout=3600.0, progress=progress):
-            where = f"{record.topic}/{record.partition}@{record.offset}"
-            if record.value is None:
-                records.bad.append(BadRecord(where, "no value"))
-                continue
-            records.add_text(record.value.decode("utf-8", errors="replace"), where)
+            records.add_bytes(record.value, f"{record.topic}/{record.partition}@{record.offset}")
     return topics
 
 

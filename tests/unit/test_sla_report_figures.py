@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from ticket_slo.schemas.errors import TicketSloError
+from ticket_slo.schemas.policy import load_policy
 from ticket_slo.streams.reporting.period import ReportPeriod
 from ticket_slo.streams.reporting.records import ReportRecords
 from ticket_slo.streams.reporting.sla_figures import Selection, compute_figures, response_buckets
+from ticket_slo.streams.tools.sla_report import customers_of_manager
 
 NOV = ReportPeriod.parse("2026-11-01", "2026-12-01")
 
@@ -166,3 +169,25 @@ def test_bad_periods_are_one_line_errors(start: str, end: str, message: str) -> 
 def test_a_period_may_be_given_as_rfc3339_times_in_any_offset() -> None:
     period = ReportPeriod.parse("2026-11-01T01:00:00+01:00", "2026-12-01T00:00:00Z")
     assert period.start == datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def test_bytes_that_are_not_utf8_and_tombstones_are_bad_records() -> None:
+    records = ReportRecords()
+    records.add_lines(['{"type": "slo.completed", "ticket_id": "\udcff"}'], "f.jsonl")  # read with surrogateescape
+    records.add_bytes(b'{"ticket_id": "\xff"}', "topic/0@7")
+    records.add_bytes(None, "topic/1@3")
+    assert [(bad.where, bad.reason) for bad in records.bad] == [
+        ("f.jsonl:1", "not UTF-8"), ("topic/0@7", "not UTF-8"), ("topic/1@3", "no value")]
+
+
+def test_an_account_managers_customers_come_from_contracts_and_breaches(tmp_path: Path) -> None:
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(
+        "plans:\n  default:\n    objectives:\n      first_response: {P1: 30m, P2: 1h, P3: 4h, P4: 8h}\n"
+        "contracts:\n  big:\n    customers: [acme, initech]\n    plan: default\n    account_manager: dana\n"
+        "  other:\n    customers: [globex]\n    plan: default\n    account_manager: lee\n")
+    records = records_of(
+        breach("h1", deadline="2026-11-03T00:00:00Z", breach_id="B-h1", customer="hooli", manager="dana"),
+        breach("g1", deadline="2026-11-03T00:00:00Z", breach_id="B-g1", customer="globex", manager="lee"),
+    )
+    assert customers_of_manager(load_policy(policy_file), records, "dana") == {"acme", "initech", "hooli"}
