@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
-from kafka import KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
-from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.streams.alerting.ticket_alerts import TicketAlerts
-from ticket_slo.streams.kafka.clients import make_consumer
 from ticket_slo.streams.kafka.settings import Settings
+from ticket_slo.streams.kafka.topic_reader import read_to_end
 from ticket_slo.streams.kafka.topics import TopicSpec
 
 __all__ = ["state_topic_spec", "read_open_alerts", "state_key", "write_states"]
@@ -44,25 +42,11 @@ def state_key(ticket_id: str, objective: str) -> bytes:
 
 def read_open_alerts(settings: Settings, topic: str, timeout: float = 120.0) -> list[TicketAlerts]:
     """Every state in ``topic``, read from its start to the end it had when we began."""
-    consumer = make_consumer(settings, client_id=f"{settings.app_id}-alert-bridge-restore")
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        states: dict[bytes, TicketAlerts | None] = {}
-        deadline = time.monotonic() + timeout
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            if time.monotonic() > deadline:
-                raise TicketSloError(f"alert-bridge: could not read {topic} to its end within {timeout:.0f} s")
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    if record.offset >= ends[TopicPartition(record.topic, record.partition)]:
-                        continue
-                    states[record.key] = _decode(record) if record.value is not None else None
-        return [state for state in states.values() if state is not None]
-    finally:
-        consumer.close()
+    states: dict[bytes, TicketAlerts | None] = {}
+    for record in read_to_end(settings, topic, client_id=f"{settings.app_id}-alert-bridge-restore",
+                              what="alert-bridge", timeout=timeout, required=False):
+        states[record.key] = _decode(record) if record.value is not None else None
+    return [state for state in states.values() if state is not None]
 
 
 def _decode(record: ConsumerRecord) -> TicketAlerts | None:

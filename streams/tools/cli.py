@@ -106,6 +106,8 @@ def _parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParse
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
     tail.set_defaults(handler=_tail)
 
+    _add_report(commands)
+
     bridge = commands.add_parser(
         "alert-bridge", help="keep one Alertmanager alert per breached ticket, from the output topics")
     bridge.add_argument("--policy", type=Path,
@@ -193,6 +195,35 @@ def _whatif(args: argparse.Namespace, settings: Settings) -> int:
     print(f"whatif: lines {summary.lines}, valid {summary.valid}, invalid {summary.invalid}, "
           f"orphans {summary.orphans}, policies {len(policies)}", file=sys.stderr)
     return 0
+
+
+def _add_report(commands: Any) -> None:
+    report = commands.add_parser(
+        "report", help="write the period's SLA report for a customer as one printable HTML file",
+        description="Read the outcomes and breaches topics (or --outcomes/--breaches files as 'replay' prints "
+                    "them) and write one self-contained HTML report. An outcome belongs to the period by its "
+                    "stopped_at, a breach by its deadline; the period is [--from, --to).")
+    report.add_argument("--from", dest="start", required=True, metavar="DATE",
+                        help="first day of the period, YYYY-MM-DD (UTC) or an RFC 3339 time")
+    report.add_argument("--to", dest="end", required=True, metavar="DATE",
+                        help="the day after the period, YYYY-MM-DD (UTC) or an RFC 3339 time")
+    report.add_argument("--customer", help="only this customer's tickets")
+    report.add_argument("--account-manager", help="only the customers of this account manager")
+    report.add_argument("--outcomes", type=Path, help="JSON-lines file of outcomes instead of the topic")
+    report.add_argument("--breaches", type=Path, help="JSON-lines file of breaches and retractions instead of the topic")
+    report.add_argument("--policy", type=Path,
+                        help="SLO policy file, for the account managers' contracts (default: $TICKET_SLO_POLICY or the shipped one)")
+    report.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    report.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from ticket_slo.streams.tools.sla_report import ReportRequest, run_report
+
+    files = [path for path in (args.outcomes, args.breaches) if path is not None]
+    request = ReportRequest(args.start, args.end, args.out, customer=args.customer,
+                            account_manager=args.account_manager, files=files)
+    return run_report(request, load_policy_of(args, settings), settings)
 
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
