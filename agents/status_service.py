@@ -159,7 +159,10 @@ class StatusService:
             if answer.status != 200:
                 busy.append(f"{url} answered {answer.status}")
                 continue
-            covered.update(answer.body.get("partitions", ()))
+            claimed = set(answer.body.get("partitions", ()))
+            if claimed & covered:  # two owners of one partition: an old one has not let go yet
+                busy.append(f"partitions {sorted(claimed & covered)} are claimed by two workers")
+            covered |= claimed
             for fields in answer.body.get("clocks", ()):
                 key = fields.pop("key")
                 rows.append(((key[0], key[1], key[2]), fields))
