@@ -161,7 +161,7 @@ class Tracker:
         #: after the assignment, then kept in step with every batch).
         self._status_index = status_index
         self._status: dict[int, PartitionClocks] = {}
-        self._status_builds: dict[int, asyncio.Task[None]] = {}
+        self._status_build: asyncio.Future[None] | None = None
         #: Wall time at the end of the last pass: what the status API's answers are as of.
         self.last_pass = 0.0
 
@@ -202,22 +202,26 @@ class Tracker:
                                  "built from" if loaded.index is None else "taken from the snapshot with",
                                  len(loaded.records), engine.open_clocks())
             self._owned = sorted(partitions)
-            if self._status_index:
-                self._follow_status(kept)
             self._stored = {p: b.position for p, b in self._batchers.items() if b.position is not None}
             self._committed = {p: offset for p, offset in self._committed.items() if p in kept}
             self._catch_up.reset()
             await self._seek_and_measure(io)
+            if self._status_index:
+                # After the seek: the index is built while the input is already being read.
+                self._follow_status(kept)
             self._owned_changed.set()
 
     def _follow_status(self, kept: Mapping[int, PartitionBatcher]) -> None:
-        """Keep the open-clock index of each kept partition; start building the others'."""
+        """Keep the open-clock index of each kept partition; build the others' in the background,
+        one partition after the other, a few thousand records a step (each step is a millisecond
+        or two of the loop's time: batches and requests go on in between)."""
         terms = terms_for(self._policy)
-        for partition in [p for p in self._status if p not in kept]:
+        if self._status_build is not None:
+            self._status_build.cancel()
+            self._status_build = None
+        for partition in [p for p in self._status if p not in kept or not self._status[p].ready]:
             del self._status[partition]
-            build = self._status_builds.pop(partition, None)
-            if build is not None:
-                build.cancel()
+        building = []
         for partition in self._owned:
             if partition in self._status:
                 continue
@@ -225,15 +229,20 @@ class Tracker:
             clocks = PartitionClocks(batcher.store.data, batcher.engine.deadline_heaps, terms)
             batcher.watch = clocks.note_all
             self._status[partition] = clocks
-            self._status_builds[partition] = asyncio.ensure_future(self._build_status(partition, clocks))
+            building.append((partition, clocks))
+        if building:
+            self._status_build = asyncio.ensure_future(self._build_status(building))
 
-    async def _build_status(self, partition: int, clocks: PartitionClocks) -> None:
+    async def _build_status(self, building: list[tuple[int, PartitionClocks]]) -> None:
         started = time.monotonic()
         indexed = 0
-        for indexed in clocks.build():
-            await asyncio.sleep(0)
-        self._status_builds.pop(partition, None)
-        log.info("partition %d: status index of %d tickets built in %.2f s", partition, indexed,
+        for _, clocks in building:
+            count = 0
+            for count in clocks.build():
+                await asyncio.sleep(0)
+            indexed += count
+        self._status_build = None
+        log.info("status index of partitions %s (%d tickets) built in %.2f s", [p for p, _ in building], indexed,
                  time.monotonic() - started)
 
     def owned_for_status(self) -> list[OwnedPartition]:

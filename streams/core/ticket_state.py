@@ -43,6 +43,10 @@ __all__ = [
     "RECORD_VERSION",
     "STORED_FORM",
     "INDEX_HEADER",
+    "STORED_RETIRED",
+    "STORED_RUNNING",
+    "STORED_BREACHED",
+    "STORED_OTHER",
     "SEEN_LIMIT",
     "TicketState",
     "event_id_hash",
@@ -108,6 +112,8 @@ _HAS_DUE, _RUNNING, _BREACHED, _HAS_DEADLINE = 1, 2, 4, 8
 #: The record holds clocks the header cannot describe (another objective, a paused or
 #: finished clock, more than one): a restart decodes its JSON to index it.
 _DECODE: Final = 16
+#: ``TicketState.stored_kind``'s answers.
+STORED_RETIRED, STORED_RUNNING, STORED_BREACHED, STORED_OTHER = 0, 1, 2, 3
 _NO_PRIORITY: Final = -1
 _PRIORITY_CODES: Final = {priority: code for code, priority in enumerate(PRIORITIES)}
 _RUNNING_CODE: Final = Phase.RUNNING.value
@@ -317,12 +323,19 @@ class TicketState:
         return INDEX_HEADER.pack(STORED_FORM, flags, 0 if due is None else due, deadline, code)
 
     @staticmethod
-    def stored_is_tracked(value: bytes) -> bool:
-        """Whether a stored value (``INDEX_HEADER`` first) is of a tracked ticket, read from its
-        header alone; a value without the header is assumed tracked (decode it to know)."""
+    def stored_kind(value: bytes) -> int:
+        """What a stored value's ``INDEX_HEADER`` says of its ticket, without decoding it:
+        ``STORED_RETIRED`` (not tracked), ``STORED_RUNNING`` or ``STORED_BREACHED`` (one running
+        ``first_response`` clock, its breach standing or not), or ``STORED_OTHER`` (decode to
+        know: another clock, a paused one, several, or no header)."""
         if value[:1] != _STORED_FORM_BYTE or len(value) <= INDEX_HEADER.size:
-            return True
-        return bool(value[1] & (_RUNNING | _DECODE))
+            return STORED_OTHER
+        flags = value[1]
+        if flags & _DECODE:
+            return STORED_OTHER
+        if not flags & _RUNNING:
+            return STORED_RETIRED
+        return STORED_BREACHED if flags & _BREACHED else STORED_RUNNING
 
     @staticmethod
     def index_records(items: Iterable[tuple[str, Record | bytes]]) -> "IndexScan":

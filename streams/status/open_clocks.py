@@ -22,7 +22,8 @@ from typing import Any, Callable, Final, Iterator, Mapping
 
 from ticket_slo.streams.core.objective_clock import Terms
 from ticket_slo.streams.core.state_store import Record
-from ticket_slo.streams.core.ticket_state import Group, Phase, TicketState
+from ticket_slo.streams.core.ticket_state import (INDEX_HEADER, STORED_BREACHED, STORED_OTHER, STORED_RETIRED,
+                                                  Group, Phase, TicketState)
 from ticket_slo.streams.core.timebase import seconds_to_micros
 from ticket_slo.streams.status.queries import NO_DEADLINE, OpenQuery, SortKey
 from ticket_slo.streams.status.ticket_view import open_clock_rows, read_record
@@ -31,8 +32,8 @@ __all__ = ["PartitionClocks", "Row", "BUILD_STEP"]
 
 #: A listed clock: its sort key and its row.
 Row = tuple[SortKey, dict[str, Any]]
-#: Records indexed per step of ``build`` (about 20-40 ms): the worker's loop runs between steps.
-BUILD_STEP: Final = 20_000
+#: Records indexed per step of ``build`` (a millisecond or two): the worker's loop runs between steps.
+BUILD_STEP: Final = 2_000
 #: A customer's set is cleaned once it has doubled since its last cleaning, and not below this.
 _CLEAN_FLOOR: Final = 64
 _TRACKED: Final = Phase.RUNNING.value
@@ -49,8 +50,8 @@ class PartitionClocks:
         self._data = data
         self._heaps = deadline_heaps
         self._terms = terms
-        #: Customer → its tracked ticket's id, or the set of them when it has several.
-        self._by_customer: dict[str, str | set[str]] = {}
+        #: Customer → its tracked ticket's id, or the list of them when it has several.
+        self._by_customer: dict[str, str | list[str]] = {}
         self._clean_at: dict[str, int] = {}
         #: Tickets with a paused clock or a standing breach (not in the deadline heaps).
         self._attention: set[str] = set()
@@ -65,22 +66,26 @@ class PartitionClocks:
             return
         customer = record.get("c")
         if customer is not None:
-            ids = self._by_customer.get(customer)
-            if ids is None:
-                # A customer's first ticket is held as itself: a set costs 216 bytes, and a
-                # helpdesk may well have one open ticket per customer.
-                self._by_customer[customer] = ticket_id
-            elif ids.__class__ is str:
-                if ids != ticket_id:
-                    self._by_customer[customer] = {ids, ticket_id}  # type: ignore[arg-type]
-            elif ticket_id not in ids:
-                ids.add(ticket_id)  # type: ignore[union-attr]
-                if len(ids) > self._clean_at.get(customer, _CLEAN_FLOOR):
-                    self._clean(customer)
+            self._add(customer, ticket_id)
         if _needs_attention(record):
             self._attention.add(ticket_id)
         else:
             self._attention.discard(ticket_id)
+
+    def _add(self, customer: str, ticket_id: str) -> None:
+        """Hold ``ticket_id`` under ``customer``: as itself while it is the customer's only one,
+        then in a list (8 bytes an entry; a set of 25 ids costs 2,264), which may repeat an id
+        touched again: it is cleaned once it has doubled since its last cleaning."""
+        ids = self._by_customer.get(customer)
+        if ids is None:
+            self._by_customer[customer] = ticket_id
+        elif ids.__class__ is str:
+            if ids != ticket_id:
+                self._by_customer[customer] = [ids, ticket_id]  # type: ignore[list-item]
+        elif ids[-1] != ticket_id:  # type: ignore[index]
+            ids.append(ticket_id)  # type: ignore[union-attr]
+            if len(ids) > self._clean_at.get(customer, _CLEAN_FLOOR):
+                self._clean(customer)
 
     def note_all(self, touched: list[tuple[str, Record | None]]) -> None:
         for ticket_id, record in touched:
@@ -88,17 +93,32 @@ class PartitionClocks:
 
     def build(self, step: int = BUILD_STEP) -> Iterator[int]:
         """Index every record, ``step`` at a time; yields the records indexed so far. Tickets
-        written meanwhile are noted by the batches too: noting twice is harmless."""
+        written meanwhile are noted by the batches too: noting twice is harmless.
+
+        A stored value whose header says it has one running ``first_response`` clock (the
+        shipped policy's open ticket) is indexed from its header and its customer field, not
+        decoded: 1,000,000 of them after a restart."""
         keys = list(self._data)
-        note, data = self.note, self._data
+        data, add, attention = self._data, self._add, self._attention
+        kind_of = TicketState.stored_kind
         for begin in range(0, len(keys), step):
             for ticket_id in keys[begin:begin + step]:
                 value = data.get(ticket_id)
                 if value is None:
                     continue
-                if value.__class__ is bytes and not TicketState.stored_is_tracked(value):  # type: ignore[arg-type]
-                    continue  # retired: decoding it would only find that out
-                note(ticket_id, read_record(value))
+                if value.__class__ is bytes:
+                    kind = kind_of(value)  # type: ignore[arg-type]
+                    if kind == STORED_RETIRED:
+                        continue
+                    if kind != STORED_OTHER:
+                        customer = _stored_customer(value)  # type: ignore[arg-type]
+                        if customer is not None:
+                            if customer:
+                                add(customer, ticket_id)
+                            if kind == STORED_BREACHED:
+                                attention.add(ticket_id)
+                            continue
+                self.note(ticket_id, read_record(value))
             yield min(len(keys), begin + step)
         self.ready = True
 
@@ -106,21 +126,22 @@ class PartitionClocks:
         ids = self._by_customer.get(customer)
         if ids is None:
             return ()
-        return (ids,) if ids.__class__ is str else ids  # type: ignore[return-value]
+        return (ids,) if ids.__class__ is str else set(ids)  # type: ignore[return-value,arg-type]
 
     def _clean(self, customer: str) -> None:
-        ids = self._tickets_of(customer)
-        if not ids:
+        """Drop the customer's ids no longer tracked, and repeats (no record is decoded)."""
+        ids = self._by_customer.get(customer)
+        if ids is None:
             return
         data = self._data
-        kept = {t for t in ids if _tracked_for(read_record(data.get(t)), customer)}
+        kept = [t for t in dict.fromkeys((ids,) if ids.__class__ is str else ids)  # type: ignore[arg-type]
+                if _is_tracked(data.get(t))]
         if not kept:
             del self._by_customer[customer]
             self._clean_at.pop(customer, None)
             return
-        self._by_customer[customer] = next(iter(kept)) if len(kept) == 1 else kept
-        if len(kept) > 1:
-            self._clean_at[customer] = max(_CLEAN_FLOOR, 2 * len(kept))
+        self._by_customer[customer] = kept[0] if len(kept) == 1 else kept
+        self._clean_at[customer] = max(_CLEAN_FLOOR, 2 * len(kept))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -234,5 +255,35 @@ def _needs_attention(record: Record) -> bool:
     return False
 
 
-def _tracked_for(record: Record | None, customer: str) -> bool:
-    return record is not None and record.get("ph") == _TRACKED and record.get("c") == customer
+def _is_tracked(value: Record | bytes | None) -> bool:
+    """Whether a record (or stored value) is of a tracked ticket; a ticket's customer never
+    changes while it is tracked, so the customer need not be compared."""
+    if value is None:
+        return False
+    if value.__class__ is bytes:
+        return TicketState.stored_kind(value) != STORED_RETIRED  # type: ignore[arg-type]
+    return value.get("ph") == _TRACKED  # type: ignore[union-attr]
+
+
+_CUSTOMER_KEY: Final = b'"c":"'
+
+
+def _stored_customer(value: bytes) -> str | None:
+    """The customer of a stored record, found in its JSON without decoding it: "" when it has
+    none, None when it must be decoded to know (an escaped character in the id). Only the
+    ticket's own keys are named ``c`` (clocks use other keys, and event texts in the buffer
+    are JSON strings, whose quotes are escaped)."""
+    begin = value.find(_CUSTOMER_KEY, INDEX_HEADER.size)
+    if begin < 0:
+        return ""
+    begin += len(_CUSTOMER_KEY)
+    end = value.find(b'"', begin)
+    if end < 0:
+        return None
+    raw = value[begin:end]
+    if b"\\" in raw:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

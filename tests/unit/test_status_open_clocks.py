@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from ticket_slo.schemas.policy import Policy
+from ticket_slo.schemas.policy import Policy, load_policy
 from ticket_slo.streams.core.changelog_codec import encode_record
 from ticket_slo.streams.core.engine import SloEngine
 from ticket_slo.streams.core.objective_clock import terms_for
@@ -168,3 +168,30 @@ def test_a_customers_set_forgets_tickets_no_longer_tracked() -> None:
     clocks.note_all(store.take_touched())
     assert clocks.listing(OpenQuery(customer="acme", limit=500), now) == []
     assert clocks.customer_tickets("acme") == 0 < before
+
+
+def test_stored_records_of_the_shipped_policy_are_indexed_from_their_header_and_customer() -> None:
+    """One running first_response clock: the build reads the header and the customer field only;
+    customers with quotes, backslashes and non-ASCII characters fall back to decoding."""
+    policy = load_policy()
+    store = TouchedStore()
+    engine = SloEngine(policy, store)
+    noted = PartitionClocks(store.data, engine.deadline_heaps, terms_for(policy))
+    noted.ready = True
+    customers = ["acme", 'say "hi"', "back\\slash", "Zürich AG", "c:\"", ""]
+    for index in range(60):
+        customer = customers[index % len(customers)] or "plain"
+        engine.apply(opened(f"T{index}", index, ["P1", "P2", "P3", "P4"][index % 4], customer=customer), clock(index))
+    engine.apply(acknowledged("T7", 70), clock(70))
+    engine.advance(clock(75))  # the P1 tickets opened first have breached: attention
+    noted.note_all(store.take_touched())
+    now = seconds_to_micros(clock(75))
+    stored = {ticket_id: encode_record(record) for ticket_id, record in store.data.items()}
+    rebuilt = TouchedStore(stored)
+    built = PartitionClocks(rebuilt.data, SloEngine(policy, rebuilt).deadline_heaps, terms_for(policy))
+    list(built.build(step=7))
+    queries = [OpenQuery(limit=500), *(OpenQuery(customer=c or "plain", limit=500) for c in customers)]
+    for query in queries:
+        assert _pages(built, query, now) == _pages(noted, query, now), query
+    assert {fields["state"] for _, fields in _pages(built, OpenQuery(limit=500), now)} == {"running", "breached"}
+    assert len(_pages(built, OpenQuery(customer='say "hi"', limit=500), now)) == 9  # T7 was acknowledged
