@@ -1,13 +1,17 @@
-"""What serving the status API costs the event throughput: the pipeline's drain with the web API
+"""What serving the status API costs the event throughput: a live worker's drain with the web API
 off (``TICKET_SLO_WEB_ENABLED=false``), and on under a steady request load, interleaved.
 
-One input is preloaded once: a probe per partition, ``api_load_open_tickets`` open tickets
-(the ones the load asks for; ``API_CUSTOMER`` has a few of them), then the pipeline phase's
-drained events. Each run is a new worker with an app id of its own (its own consumer
-group, changelog and data directory) reading that same input from its start, so every run
-does the same work, timed as the pipeline phase times its drain (``phases._drain``).
-During an "on" run a separate process (``api_load``) sends ``GET /api/tickets/{id}`` and
-``GET /api/open?customer=`` at fixed rates from the worker's 'Ready' to its lag zero.
+A worker answers the API only for partitions that are live: while it catches up with the
+backlog it found at its assignment it answers 503, which costs next to nothing. A
+preloaded drain (the pipeline phase's) is all catch-up, so it cannot show what answering
+costs. Here each run's worker starts on a nearly empty input (a probe per partition and
+``api_load_open_tickets`` open tickets, the ones the load asks for; ``API_CUSTOMER`` has a
+few), is live once the probes' outputs are out (with the API on: once
+``GET /api/open?customer=`` is served), and then the pipeline phase's events are sent to it
+as fast as the benchmark's producer goes; the drain is timed from the first send to lag
+zero. During an "on" run a separate process (``api_load``) sends ``GET /api/tickets/{id}``
+and ``GET /api/open?customer=`` at fixed rates from before the first send to lag zero.
+The producer shares the machine with the worker, alike in every run.
 
 The machine moves a drain by about ±5 % from one run to the next, as much as the cost to
 be measured: the runs alternate (off, on, on, off by default: a drift of the machine weighs
@@ -23,10 +27,11 @@ import sys
 import time
 from typing import Any
 
+from ticket_slo.streams.bench.api_client import ApiConnection, open_path
 from ticket_slo.streams.bench.context import BenchContext, Phase
-from ticket_slo.streams.bench.kafka_io import produce, progress
+from ticket_slo.streams.bench.kafka_io import LagWatcher, find_keys, last_record_times, produce, progress
 from ticket_slo.streams.bench.lifecycle import API_CUSTOMER, Record, open_tickets
-from ticket_slo.streams.bench.phases import _drain, _outcome_ends, _probe_records, _probes, throughput_events
+from ticket_slo.streams.bench.phases import _probe_records, _probes, _rate, throughput_events
 from ticket_slo.streams.bench.plan import LONG_POLICY
 from ticket_slo.streams.bench.processes import BenchError, Child
 from ticket_slo.streams.kafka.topics import ensure_topics
@@ -85,48 +90,76 @@ def _stop_load(loads: list[Child]) -> dict[str, Any] | None:
     return None
 
 
-def _run(ctx: BenchContext, source: Phase, index: int, web: str, probes: list[bytes], events: int) -> dict[str, Any]:
-    """One drain of the shared input by a new worker, the web API ``web`` ("off" or "on" under load)."""
-    order = ctx.plan.api_cost_order
-    phase = ctx.phase(f"apicost{index}-{web}", LONG_POLICY, TICKET_SLO_TOPIC_PREFIX=source.settings.topic_prefix,
-                      TICKET_SLO_WEB_ENABLED=_WEB[web])
-    ensure_topics(phase.settings)
-    offsets = _outcome_ends(phase)
+def _settle(ctx: BenchContext, phase: Phase, probes: list[bytes], web: str) -> None:
+    """Until the worker is live: its probes' outputs are out and, with the API on, the API serves
+    (every partition caught up and indexed); then a second more for its first commit."""
+    settings = phase.settings
+    found = find_keys(settings, settings.topics.outcomes, {phase.probe_partition(key): 0 for key in probes},
+                      set(probes), timeout=ctx.plan.wait_limit)
+    if len(found) < len(probes):
+        raise BenchError(f"{phase.name}: the worker published no outcome for {len(probes) - len(found)} probe(s)")
+    if web == "on":
+        with ApiConnection(phase.web_url) as api:
+            api.wait_until_served(open_path(customer=API_CUSTOMER), ctx.plan.wait_limit, on_tick=ctx.ledger.sample)
+    time.sleep(1.0)
+
+
+def _run(ctx: BenchContext, index: int, web: str, drained: list[Record]) -> dict[str, Any]:
+    """One live worker, the web API ``web`` ("off", or "on" under load), and ``drained`` sent to it."""
+    plan = ctx.plan
+    what = f"api cost {index}/{len(plan.api_cost_order)}: web API {web}"
+    phase = ctx.phase(f"apicost{index}-{web}", LONG_POLICY, TICKET_SLO_WEB_ENABLED=_WEB[web])
+    settings = phase.settings
+    ensure_topics(settings)
+    probes = _probes(phase, "a")
+    opens = open_tickets(plan.api_load_open_tickets, prefix=OPEN_PREFIX, at=time.time(),
+                         customer_tickets=plan.api_customer_tickets)
+    produce(settings, settings.topics.events, [*_probe_records(probes), *opens], what="probes and open tickets")
     loads: list[Child] = []
     worker = ctx.start_worker(phase)
-    what = f"api cost {index}/{len(order)}: web API {web}"
+    watcher = LagWatcher(settings, settings.app_id, settings.topics.events, ctx.partitions)
     try:
-        drain = _drain(ctx, phase, worker, worker.started, events, probes, offsets, what,
-                       (lambda: _start_load(ctx, phase, loads)) if web == "on" else None)
+        ctx.wait_ready(worker)
+        _settle(ctx, phase, probes, web)
+        if web == "on":
+            _start_load(ctx, phase, loads)
+            time.sleep(1.0)  # the load at its pace before the first event is sent
+        progress(f"{what}: worker live; sending {len(drained):,} events")
+        ctx.ledger.begin(f"{what}: live drain")
+        started = time.time()
+        _, send_s = produce(settings, settings.topics.events, drained, what="live input", total=len(drained))
+        zero_at = watcher.wait_zero(plan.wait_limit, what=what, on_tick=ctx.ledger.sample,
+                                    stall_after=plan.stall_after)
+        cpu = ctx.ledger.end().as_dict()
+        rss = worker.rss()
     finally:
+        watcher.close()
         try:
             load = _stop_load(loads)
         finally:
             worker.terminate()
+    last_write = last_record_times(settings, phase.changelog) or zero_at
+    drain = {"events": len(drained), "drain_s": round(zero_at - started, 2), "send_s": round(send_s, 2),
+             "events_per_s": round(_rate(len(drained), zero_at - started), 1),
+             "events_per_s_to_last_write": round(_rate(len(drained), last_write - started), 1),
+             "rss_mib_after": round((rss or 0) / 2**20, 1), "cpu": cpu}
     progress(f"{what}: {drain['events_per_s']:,.0f} events/s")
     return {"web": web, "events_per_s": drain["events_per_s"], "worker_us_per_event": worker_us_per_event(drain),
             "drain": drain, "load": load}
 
 
 def api_cost(ctx: BenchContext, batch: list[Record]) -> dict[str, Any]:
-    """The drains of ``api_cost_order`` on one preloaded input; every run and the medians' cost."""
+    """The live drains of ``api_cost_order``; every run and the medians' cost."""
     plan = ctx.plan
     if set(plan.api_cost_order) != set(_WEB):
         raise BenchError(f"the API-cost phase needs runs with the web API off and on, got {plan.api_cost_order}")
-    source = ctx.phase("apicost", LONG_POLICY)
-    ensure_topics(source.settings)
-    probes = _probes(source, "a")
-    opens = list(open_tickets(plan.api_load_open_tickets, prefix=OPEN_PREFIX, at=time.time(),
-                              customer_tickets=plan.api_customer_tickets))
     drained = throughput_events(ctx, batch)
-    inputs: list[Record] = [*_probe_records(probes), *opens, *drained]
-    progress(f"api cost: preloading {len(inputs)} events, drained {len(plan.api_cost_order)} times "
-             f"({', '.join(plan.api_cost_order)})")
-    produce(source.settings, source.settings.topics.events, inputs, what="preload", total=len(inputs))
-    runs = [_run(ctx, source, index, web, probes, len(inputs)) for index, web in enumerate(plan.api_cost_order, 1)]
+    progress(f"api cost: {len(drained):,} events sent to a live worker {len(plan.api_cost_order)} times "
+             f"(web API {', '.join(plan.api_cost_order)})")
+    runs = [_run(ctx, index, web, drained) for index, web in enumerate(plan.api_cost_order, 1)]
     return {
-        "events": len(inputs),
-        "open_tickets": len(opens),
+        "events": len(drained),
+        "open_tickets": plan.api_load_open_tickets,
         "order": list(plan.api_cost_order),
         "load_asked_per_s": {"ticket": plan.api_load_tickets_per_s, "open_customer": plan.api_load_open_per_s},
         "runs": runs,

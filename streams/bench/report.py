@@ -206,9 +206,9 @@ def _api_lines(small: dict[str, Any] | None, large: dict[str, Any] | None) -> li
 def _api_cost_lines(cost: dict[str, Any]) -> list[str]:
     """Every run of the API-cost phase, then the medians and the cost."""
     asked = cost["load_asked_per_s"]
-    lines = [f"status API cost: {cost['events']:,} events drained {len(cost['runs'])} times by a new worker, web API "
-             f"off, or on under {asked['ticket']:g} GET /api/tickets/s + {asked['open_customer']:g} "
-             f"GET /api/open?customer=/s (order {', '.join(cost['order'])})"]
+    lines = [f"status API cost: {cost['events']:,} events sent to a live worker (a new one each run), web API off, "
+             f"or on under {asked['ticket']:g} GET /api/tickets/s + {asked['open_customer']:g} "
+             f"GET /api/open?customer=/s (order {', '.join(cost['order'])}); timed from the first send to lag 0"]
     for index, run in enumerate(cost["runs"], 1):
         cpu = "-" if run["worker_us_per_event"] is None else f"{run['worker_us_per_event']:.1f}"
         label = f"  run {index}, web API {run['web']}:"
