@@ -350,7 +350,7 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int,
             drain["profiled"] = str(profile_out)
         _stop_profilers(spies)
         spies.clear()
-        if api:
+        if api and settings.web_enabled:  # TICKET_SLO_WEB_ENABLED=false in the bench's environment: no API
             api_figures = _status_api(ctx, phase, restarted, name, count, what, profile)
     finally:
         _stop_profilers(spies)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ticket_slo.streams.bench.cpu import OTHER
 
-__all__ = ["goals", "render", "OPEN_STATE_KEYS", "API_P99_MS", "API_COST_RATIO", "API_INDEX_RATIO"]
+__all__ = ["goals", "render", "OPEN_STATE_KEYS", "API_P99_MS", "API_COST_RATIO", "API_CPU_RATIO", "API_INDEX_RATIO"]
 
 #: The open-tickets phases, 24/7 then on business-hours plans (``scenarios``), small then large.
 OPEN_STATE_KEYS = ("open_small", "open_large", "open_small_business", "open_large_business")
@@ -18,6 +18,7 @@ _BUSINESS_MARK = " (bh)"
 API_P99_MS = 10.0
 API_INDEX_RATIO = 2.0
 API_COST_RATIO = 0.95
+API_CPU_RATIO = 1.05
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -115,6 +116,13 @@ def _api_goals(small: dict[str, Any] | None, large: dict[str, Any] | None,
                     "figure": f"{rate['on']:,.0f} / {rate['off']:,.0f} events/s (medians of {runs['on']}+"
                               f"{runs['off']})", "target": f">= {API_COST_RATIO:g} (cost < 5 %)",
                     "ratio": ratio, "met": ratio >= API_COST_RATIO})
+        cpu = cost["median_worker_us_per_event"]
+        if cost.get("cpu_cost") is not None:
+            ratio = round(1 + cost["cpu_cost"], 4)
+            out.append({"goal": "  worker CPU per event, the same runs",
+                        "figure": f"{cpu['on']:.1f} / {cpu['off']:.1f} µs (medians)",
+                        "target": f"<= {API_CPU_RATIO:g} (cost < 5 %)", "ratio": ratio,
+                        "met": ratio <= API_CPU_RATIO})
     return out
 
 
@@ -228,6 +236,10 @@ def _api_cost_lines(cost: dict[str, Any]) -> list[str]:
             f"; worker CPU per event {cpu['on']:.1f} / {cpu['off']:.1f} µs ({cost['cpu_cost'] * 100:+.1f} %)")
         lines.append(f"  medians: on {rate['on']:,.0f} / off {rate['off']:,.0f} events/s: cost "
                      f"{cost['cost'] * 100:.1f} %{cpu_note}")
+    if rate.get("idle") is not None:
+        idle_cpu = "-" if cpu.get("idle") is None else f"{cpu['idle']:.1f}"
+        lines.append(f"  web API on without requests (idle): median {rate['idle']:,.0f} events/s, worker CPU "
+                     f"{idle_cpu} µs/event")
     return lines
 
 

@@ -72,3 +72,10 @@ def test_the_cost_is_between_the_medians_of_each_side() -> None:
 def test_no_cost_without_both_sides() -> None:
     summary = cost_summary([_run("off", 30_000, 14.0)])
     assert summary["cost"] is None and summary["ratio_on_to_off"] is None
+
+
+def test_idle_runs_get_their_own_median_and_stay_out_of_the_cost() -> None:
+    runs = [_run("off", 30_000, 14.0), _run("idle", 20_000, 20.0), _run("on", 29_000, 14.5)]
+    summary = cost_summary(runs)
+    assert summary["median_events_per_s"] == {"off": 30_000, "idle": 20_000, "on": 29_000}
+    assert summary["cost"] == round(1 - 29_000 / 30_000, 4)

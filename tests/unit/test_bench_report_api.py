@@ -66,6 +66,18 @@ def test_the_api_goals_met() -> None:
     cost = rows["events/s with the status API under load / without"]
     assert cost["ratio"] == round(30_500 / 31_000, 4) and cost["target"] == ">= 0.95 (cost < 5 %)"
     assert cost["figure"] == "30,500 / 31,000 events/s (medians of 2+2)"
+    cpu = next(row for row in figures["goals"] if row["goal"] == "  worker CPU per event, the same runs")
+    assert (cpu["figure"], cpu["ratio"], cpu["met"]) == ("28.7 / 28.1 µs (medians)", 1.0214, True)
+
+
+def test_more_worker_cpu_per_event_than_five_percent_misses_its_goal() -> None:
+    cost = _cost(30_000, 31_000)
+    cost["median_worker_us_per_event"] = {"off": 28.0, "on": 29.5}
+    cost["cpu_cost"] = round(29.5 / 28.0 - 1, 4)
+    figures = _figures(None, None, cost)
+    cpu = next(row for row in figures["goals"] if row["goal"] == "  worker CPU per event, the same runs")
+    assert (cpu["ratio"], cpu["met"]) == (1.0536, False)
+    assert _rows(figures)["events/s with the status API under load / without"]["met"] is True
 
 
 def test_slow_growing_or_wrong_answers_miss_their_goals() -> None:
@@ -98,7 +110,19 @@ def test_the_table_shows_every_run_and_both_sizes() -> None:
     assert len(runs) == 4 and runs[0].startswith("  run 1, web API off:   31,500 events/s, worker CPU 28.0 µs/event")
     assert "load 49.9 + 2 req/s" in runs[1]
     assert "  medians: on 30,500 / off 31,000 events/s: cost 1.6 %; worker CPU per event 28.7 / 28.1 µs (+2.1 %)" in lines
+    assert not any("idle" in line for line in lines)
     header = next(line for line in lines if line.startswith("phase "))
     assert "api load" in header and header.index("api load") < header.index("other load")
     assert any(line.startswith("api cost 2: web on") for line in lines)
     assert any(line.startswith("status API, 1,000,000 open") for line in lines)
+
+
+def test_idle_runs_are_shown_apart_from_the_cost() -> None:
+    cost = _cost(30_000, 31_000)
+    cost["runs"].append({"web": "idle", "events_per_s": 30_800.0, "worker_us_per_event": 28.3,
+                         "drain": {"cpu": CPU}, "load": None})
+    cost["median_events_per_s"]["idle"] = 30_800.0
+    cost["median_worker_us_per_event"]["idle"] = 28.3
+    lines = render(_figures(None, None, cost)).splitlines()
+    assert "  web API on without requests (idle): median 30,800 events/s, worker CPU 28.3 µs/event" in lines
+    assert any(line.startswith("  run 5, web API idle:  30,800 events/s") for line in lines)
