@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 
 import faust
 
@@ -42,6 +43,19 @@ def prepare_data_dir(settings: Settings) -> None:
                            f"{exc.strerror or exc}") from None
 
 
+def check_web_port(settings: Settings) -> None:
+    """Fail with one line now if the status API's port is taken, not with Faust's traceback later."""
+    family = socket.AF_INET6 if ":" in settings.web_addr else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.web_addr, settings.web_port))
+        except OSError as exc:
+            raise MetricsPortError(
+                f"cannot serve the status API on {settings.web_addr}:{settings.web_port} "
+                f"(TICKET_SLO_WEB_ADDR/PORT): {exc.strerror or exc}") from exc
+
+
 def run_worker(settings: Settings, policy: Policy, access: AccessBook | None = None) -> int:
     """Serve metrics, start the worker and block until it is stopped (SIGINT or SIGTERM)."""
     prepare_data_dir(settings)
@@ -60,6 +74,8 @@ def run_worker(settings: Settings, policy: Policy, access: AccessBook | None = N
         raise MetricsPortError(
             f"cannot serve metrics on {settings.metrics_addr}:{settings.metrics_port} "
             f"(TICKET_SLO_METRICS_ADDR/PORT): {exc.strerror or exc}") from exc
+    if settings.web_enabled:
+        check_web_port(settings)
     app = create_app(settings, policy, metrics, access)
     if settings.web_enabled:
         log.info("status API on %s:%d (reached by the other workers at %s)%s", settings.web_addr, settings.web_port,

@@ -37,6 +37,8 @@ class WorkerProcess:
         self.log_path = workdir / (log_name or f"worker-{self.prefix}{uuid.uuid4().hex[:6]}.log")
         self.metrics_port = free_port()
         self.web_port = free_port()
+        while self.web_port == self.metrics_port:
+            self.web_port = free_port()
         self.env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
