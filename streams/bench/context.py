@@ -13,7 +13,15 @@ from ticket_slo.streams.bench.plan import BenchPlan
 from ticket_slo.streams.bench.processes import READY_MARKER, BenchError, WorkerChild
 from ticket_slo.streams.kafka.settings import Settings
 
-__all__ = ["BenchContext", "Phase"]
+__all__ = ["BenchContext", "Phase", "free_port"]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now: each phase's worker serves its status API on its
+    own, never on the default 6066 that another worker or test on the machine may hold."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,11 @@ class Phase:
 
     def probe_partition(self, key: bytes) -> int:
         return partition_of(key, self.settings.partitions)
+
+    @property
+    def web_url(self) -> str:
+        """Where the phase's worker serves the status API (when it is enabled)."""
+        return f"http://127.0.0.1:{self.env['TICKET_SLO_WEB_PORT']}"
 
 
 @dataclass(slots=True)
@@ -60,9 +73,13 @@ class BenchContext:
             "TICKET_SLO_PARTITIONS": str(self.partitions),
             "TICKET_SLO_DATA_DIR": str(self.workdir / f"{name}-data"),
             "TICKET_SLO_METRICS_PORT": "0",
-            "TICKET_SLO_WEB_PORT": str(_free_port()),
             "TICKET_SLO_POLICY": str(policy_path),
             "TICKET_SLO_LOG_LEVEL": "info",
+            # The status API on loopback, open to the benchmark (no tokens file), on a port of its own.
+            "TICKET_SLO_WEB_ADDR": "127.0.0.1",
+            "TICKET_SLO_WEB_PORT": str(free_port()),
+            "TICKET_SLO_WEB_URL": "",
+            "TICKET_SLO_WEB_TOKENS_FILE": "",
             **extra_env,
         }
         return Phase(name, env, Settings.from_env(env))
@@ -85,10 +102,3 @@ class BenchContext:
                 worker.terminate(timeout=20)
             except BenchError:
                 pass
-
-
-def _free_port() -> int:
-    """A TCP port free now, for the phase worker's status API (the default port may be taken)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

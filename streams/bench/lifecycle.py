@@ -20,13 +20,17 @@ from typing import Iterator
 
 from ticket_slo.streams.tools.simulator import PRIORITY_WEIGHTS, rfc3339
 
-__all__ = ["Record", "BATCH_PREFIX", "TicketMix", "ALWAYS_ON_MIX", "lifecycle_batch", "renamed_repeats", "open_tickets", "probe_events", "encode",
-           "event_value", "mean_size"]
+__all__ = ["Record", "BATCH_PREFIX", "API_CUSTOMER", "TicketMix", "ALWAYS_ON_MIX", "lifecycle_batch", "renamed_repeats",
+           "customer_share", "open_tickets", "probe_events", "encode", "event_value", "mean_size"]
 
 Record = tuple[bytes, bytes]
 
 #: The ticket-id prefix of the throughput batch.
 BATCH_PREFIX = "T-"
+#: A customer no drawn ticket has (theirs are C00001-C04999): the open-tickets phases give it the
+#: same few tickets at any size, so that ``GET /api/open?customer=`` asks for as many clocks
+#: at 10,000 open tickets as at 1,000,000.
+API_CUSTOMER = "C99999"
 
 _PRIORITIES = list(PRIORITY_WEIGHTS)
 _WEIGHTS = list(PRIORITY_WEIGHTS.values())
@@ -162,17 +166,33 @@ def renamed_repeats(batch: list[Record], count: int, *, prefix: str) -> Iterator
         yield key, value
 
 
+def customer_share(count: int, tickets: int) -> range:
+    """The numbers of the open tickets given to ``API_CUSTOMER``: ``tickets`` of ``count``
+    (all of them when fewer), evenly spaced, so over every partition."""
+    if tickets <= 0:
+        return range(0)
+    stride = max(1, count // tickets)
+    return range(0, min(count, stride * tickets), stride)
+
+
 def open_tickets(count: int, *, prefix: str, at: float, seed: int = 23,
-                 mix: TicketMix = ALWAYS_ON_MIX) -> Iterator[Record]:
+                 mix: TicketMix = ALWAYS_ON_MIX, customer_tickets: int = 0) -> Iterator[Record]:
     """``count`` distinct ``ticket.opened`` events (their clocks keep running), opened at ``at``
-    (each moved back by its ``mix`` offset)."""
+    (each moved back by its ``mix`` offset).
+
+    ``customer_tickets`` of them (``customer_share``) are ``API_CUSTOMER``'s instead of
+    their drawn customer's; every other byte stays as drawn.
+    """
     rng = random.Random(seed)
     drawer = mix.drawer(seed)
+    shared = customer_share(count, customer_tickets)
     for n in range(count):
         ticket_id = f"{prefix}{n:08d}"
         plan, back = drawer.draw()
-        yield encode(event_value(rng, ticket_id, 0, "ticket.opened", at + n * 1e-6 - back,
-                                 **_opened_fields(rng, plan)))
+        fields = _opened_fields(rng, plan)
+        if n in shared:
+            fields["customer_id"] = API_CUSTOMER
+        yield encode(event_value(rng, ticket_id, 0, "ticket.opened", at + n * 1e-6 - back, **fields))
 
 
 def probe_events(ticket_id: str, at: float, plan: str = "default") -> list[Record]:

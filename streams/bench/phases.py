@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ticket_slo.streams.bench import kafka_tools
+from ticket_slo.streams.bench.api_latency import ApiAsk, measure_api
 from ticket_slo.streams.bench.context import BenchContext, Phase
 from ticket_slo.streams.bench.kafka_io import (LagWatcher, Stalled, create_topic, find_keys, first_record, last_record_times,
                                     produce, progress, read_changelog)
-from ticket_slo.streams.bench.lifecycle import BATCH_PREFIX, Record, open_tickets, probe_events, renamed_repeats
+from ticket_slo.streams.bench.lifecycle import (API_CUSTOMER, BATCH_PREFIX, Record, customer_share, open_tickets,
+                                                probe_events, renamed_repeats)
 from ticket_slo.streams.bench.plan import LONG_POLICY
 from ticket_slo.streams.bench.processes import BenchError, Child, WorkerChild
 from ticket_slo.streams.bench.scenarios import ALWAYS_ON, Scenario
@@ -282,9 +284,10 @@ def _stop_profilers(spies: list[Child]) -> None:
 
 
 def open_state(ctx: BenchContext, batch: list[Record], count: int,
-               scenario: Scenario = ALWAYS_ON, profile: Path | None = None) -> dict[str, object]:
+               scenario: Scenario = ALWAYS_ON, profile: Path | None = None, api: bool = False) -> dict[str, object]:
     """N open tickets in state: memory per ticket, restart time against a raw changelog read,
-    then the same drain as ``pipeline`` on top of them.
+    then the same drain as ``pipeline`` on top of them; with ``api``, then the status API's
+    latency on that worker (``api_latency``).
 
     With ``profile``, py-spy samples the restarted worker during the drain, into ``profile``
     with the phase's name added (``drain.txt`` → ``drain-open1000000-business.txt``).
@@ -314,7 +317,8 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int,
     started = time.time()
     try:
         produce(settings, settings.topics.events,
-                open_tickets(count, prefix=f"OPEN-{name}-", at=time.time(), mix=scenario.mix),
+                open_tickets(count, prefix=f"OPEN-{name}-", at=time.time(), mix=scenario.mix,
+                             customer_tickets=ctx.plan.api_customer_tickets),
                 what="open tickets", total=count)
         absorbed_at = watcher.wait_zero(ctx.plan.wait_limit * 2, what=f"{what}: absorbing", on_tick=ctx.ledger.sample,
                                      stall_after=ctx.plan.stall_after)
@@ -338,14 +342,19 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int,
     restarted = ctx.start_worker(phase)
     spies: list[Child] = []
     profile_out = None if profile is None else profile.with_name(f"{profile.stem}-{name}{profile.suffix}")
+    api_figures: dict[str, object] | None = None
     try:
         drain = _drain(ctx, phase, restarted, restarted.started, len(drained) + 2 * len(probes), probes, probe_offsets,
                        what, _profiler_starter(restarted, profile_out, spies))
+        if spies:
+            drain["profiled"] = str(profile_out)
+        _stop_profilers(spies)
+        spies.clear()
+        if api and settings.web_enabled:  # TICKET_SLO_WEB_ENABLED=false in the bench's environment: no API
+            api_figures = _status_api(ctx, phase, restarted, name, count, what, profile)
     finally:
         _stop_profilers(spies)
         restarted.terminate()
-    if spies:
-        drain["profiled"] = str(profile_out)
     cold = _restart_without_snapshots(ctx, phase, what, probe_plan) if scenario.cold_restart else None
     return {
         "open_tickets": count,
@@ -368,7 +377,38 @@ def open_state(ctx: BenchContext, batch: list[Record], count: int,
         "restart_without_snapshots": cold,
         "load_cpu": load_cpu.as_dict(),
         "drain": drain,
+        "api": api_figures,
     }
+
+
+def _status_api(ctx: BenchContext, phase: Phase, worker: WorkerChild, name: str, count: int, what: str,
+                profile: Path | None) -> dict[str, object]:
+    """The status API of the worker holding the phase's ``count`` open tickets, once its drain is over.
+
+    With ``profile``, py-spy samples the worker meanwhile (``drain.txt`` → ``drain-api-open1000000.txt``).
+    """
+    plan = ctx.plan
+    ask = ApiAsk(prefix=f"OPEN-{name}-", open_tickets=count, customer=API_CUSTOMER,
+                 customer_tickets=len(customer_share(count, plan.api_customer_tickets)),
+                 ticket_requests=plan.api_ticket_requests, open_requests=plan.api_open_requests)
+    progress(f"{what}: status API, {ask.ticket_requests} GET /api/tickets/{{id}} and {ask.open_requests} "
+             f"GET /api/open?customer={ask.customer} at {phase.web_url}")
+    spies: list[Child] = []
+    profile_out = None if profile is None else profile.with_name(f"{profile.stem}-api-{name}{profile.suffix}")
+    ctx.ledger.begin(f"{what}: status API")
+    try:
+        _profiler_starter(worker, profile_out, spies)()
+        figures = measure_api(phase.web_url, ask, wait_limit=plan.wait_limit, on_tick=ctx.ledger.sample)
+    finally:
+        _stop_profilers(spies)
+    figures["cpu"] = ctx.ledger.end().as_dict()
+    figures["rss_mib"] = round((worker.rss() or 0) / 2**20, 1)
+    if spies:
+        figures["profiled"] = str(profile_out)
+    ticket, customer = figures["ticket"], figures["open_customer"]
+    progress(f"{what}: GET /api/tickets p50 {ticket['p50_ms']:.2f} ms, p99 {ticket['p99_ms']:.2f} ms; "
+             f"GET /api/open?customer= p50 {customer['p50_ms']:.2f} ms, p99 {customer['p99_ms']:.2f} ms")
+    return figures
 
 
 def _restart_without_snapshots(ctx: BenchContext, phase: Phase, what: str, probe_plan: str) -> dict[str, object]:

@@ -51,6 +51,20 @@ class BenchPlan:
     #: Catch-up phase: the workers' TICKET_SLO_SESSION_TIMEOUT, how long the restarted worker's group
     #: waits for the killed member; None keeps the worker's setting (30 s by default).
     catchup_session_timeout: float | None = None
+    #: Status API, on the open-tickets workers (24/7): sequential ``GET /api/tickets/{id}`` of
+    #: random open tickets, then ``GET /api/open?customer=`` of a customer with
+    #: ``api_customer_tickets`` open tickets, at either size.
+    api_ticket_requests: int = 2000
+    api_open_requests: int = 300
+    api_customer_tickets: int = 40
+    #: API-cost phase: the order of its drains, the web API off or on under a steady load;
+    #: interleaved (off, on, on, off) so that a drift of the machine weighs on both alike.
+    api_cost_order: tuple[str, ...] = ("off", "on", "on", "off")
+    #: API-cost phase: the load during an "on" drain, requests per second and route.
+    api_load_tickets_per_s: float = 50.0
+    api_load_open_per_s: float = 2.0
+    #: API-cost phase: open tickets in its input (ahead of the drained events) that the load asks for.
+    api_load_open_tickets: int = 1000
 
 
 def full_plan() -> BenchPlan:
@@ -71,6 +85,7 @@ def quick_plan() -> BenchPlan:
         # the restart does not wait 30 s for the killed member.
         catchup_events=80_000, catchup_session_timeout=6.0,
         concurrent_tickets=200, wait_limit=90.0, stall_after=15.0,
+        api_ticket_requests=200, api_open_requests=50, api_load_open_tickets=200,
     )
 
 

@@ -6,12 +6,19 @@ from typing import Any
 
 from ticket_slo.streams.bench.cpu import OTHER
 
-__all__ = ["goals", "render", "OPEN_STATE_KEYS"]
+__all__ = ["goals", "render", "OPEN_STATE_KEYS", "API_P99_MS", "API_COST_RATIO", "API_CPU_RATIO", "API_INDEX_RATIO"]
 
 #: The open-tickets phases, 24/7 then on business-hours plans (``scenarios``), small then large.
 OPEN_STATE_KEYS = ("open_small", "open_large", "open_small_business", "open_large_business")
 #: How the table's short cells mark a phase on business-hours plans.
 _BUSINESS_MARK = " (bh)"
+#: Status API goals: a request's p99 at 1,000,000 open tickets; the median of one customer's
+#: open clocks at the large size against the small (the index: it must not grow with the total);
+#: event throughput with the API on under load against off.
+API_P99_MS = 10.0
+API_INDEX_RATIO = 2.0
+API_COST_RATIO = 0.95
+API_CPU_RATIO = 1.05
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -43,6 +50,7 @@ def goals(figures: dict[str, Any]) -> list[dict[str, Any]]:
                     f"{breaches['exactly_once']:,} of {breaches['expected']:,} (dup {breaches['duplicates']}, "
                     f"missing {breaches['missing']}, unexpected {breaches['unexpected']})",
                     "target": "= 1.000", "ratio": ratio, "met": ratio == 1.0 and clean})
+    out.extend(_api_goals(small, large, figures.get("api_cost")))
     if large:
         per_ticket = large["bytes_per_open_ticket"]
         out.append({"goal": f"resident memory per open ticket at {large['open_tickets']:,}",
@@ -73,6 +81,51 @@ def _open_state_goal(small: dict[str, Any] | None, large: dict[str, Any] | None,
              "met": ratio is not None and ratio >= 0.9}]
 
 
+def _served_right(route: dict[str, Any], status: str = "200") -> bool:
+    """Every request of ``route`` answered ``status`` with the right content."""
+    return route["wrong_answers"] == 0 and route["statuses"] == {status: route["requests"]} and route["requests"] > 0
+
+
+def _api_goals(small: dict[str, Any] | None, large: dict[str, Any] | None,
+               cost: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The status API's goals: latency at the large size, no growth with the total, its cost."""
+    out: list[dict[str, Any]] = []
+    api = large.get("api") if large else None
+    if api:
+        n = f"{api['open_tickets']:,}"
+        ticket, customer = api["ticket"], api["open_customer"]
+        for route, name in ((ticket, "GET /api/tickets/{id}"), (customer, "GET /api/open?customer=")):
+            out.append({"goal": f"{name} p99 at {n} open", "figure": f"{route['p99_ms']:.2f} ms (p50 "
+                        f"{route['p50_ms']:.2f}, {route['requests']:,} requests, {route['wrong_answers']} wrong)",
+                        "target": f"< {API_P99_MS:g} ms", "ratio": round(route["p99_ms"] / API_P99_MS, 3),
+                        "met": route["p99_ms"] < API_P99_MS and _served_right(route)
+                        and _served_right(api["unknown_ticket"], "404")})
+        base = small.get("api") if small else None
+        if base:
+            a, b = customer["p50_ms"], base["open_customer"]["p50_ms"]
+            ratio = _ratio(a, b)
+            out.append({"goal": f"GET /api/open?customer= p50, {n} / {base['open_tickets']:,} open",
+                        "figure": f"{a:.2f} / {b:.2f} ms ({api['customer_tickets']} tickets each)",
+                        "target": f"<= {API_INDEX_RATIO:g}", "ratio": ratio,
+                        "met": ratio is not None and ratio <= API_INDEX_RATIO and _served_right(base["open_customer"])})
+    if cost and cost.get("ratio_on_to_off") is not None:
+        rate = cost["median_events_per_s"]
+        runs = {web: sum(1 for run in cost["runs"] if run["web"] == web) for web in ("on", "off")}
+        ratio = cost["ratio_on_to_off"]
+        out.append({"goal": "events/s with the status API under load / without",
+                    "figure": f"{rate['on']:,.0f} / {rate['off']:,.0f} events/s (medians of {runs['on']}+"
+                              f"{runs['off']})", "target": f">= {API_COST_RATIO:g} (cost < 5 %)",
+                    "ratio": ratio, "met": ratio >= API_COST_RATIO})
+        cpu = cost["median_worker_us_per_event"]
+        if cost.get("cpu_cost") is not None:
+            ratio = round(1 + cost["cpu_cost"], 4)
+            out.append({"goal": "  worker CPU per event, the same runs",
+                        "figure": f"{cpu['on']:.1f} / {cpu['off']:.1f} µs (medians)",
+                        "target": f"<= {API_CPU_RATIO:g} (cost < 5 %)", "ratio": ratio,
+                        "met": ratio <= API_CPU_RATIO})
+    return out
+
+
 def _worker_cpu_note(drain: dict[str, Any]) -> str:
     """The worker's CPU per drained event: unlike events/s, barely moved by other load on the machine."""
     seconds = drain.get("cpu", {}).get("cpu_s", {}).get("worker")
@@ -95,6 +148,8 @@ def _cpu_rows(figures: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         rows.append(("engine limit (batch loop)", figures["engine_limit"]["cpu"]))
     if "pipeline" in figures:
         rows.append(("pipeline drain", figures["pipeline"]["cpu"]))
+    for index, run in enumerate(figures.get("api_cost", {}).get("runs", []), 1):
+        rows.append((f"api cost {index}: web {run['web']}", run["drain"]["cpu"]))
     for key in OPEN_STATE_KEYS:
         if key in figures:
             state = figures[key]
@@ -107,12 +162,85 @@ def _cpu_rows(figures: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             rows.append((f"load {n} open tickets", state["load_cpu"]))
             rows.append((f"restart, recover {n}", state["drain"]["cpu_start"]))
             rows.append((f"drain with {n} open", state["drain"]["cpu"]))
+            if state.get("api"):
+                rows.append((f"status API, {n} open", state["api"]["cpu"]))
     if "breaches" in figures:
         rows.append(("breach timeliness (70%)", figures["breaches"]["cpu"]))
     if "catchup" in figures:
         rows.append(("catch-up: worker until killed", figures["catchup"]["first_worker"]["cpu"]))
         rows.append(("catch-up: restart to lag 0", figures["catchup"]["cpu"]))
     return rows
+
+
+def _statuses(route: dict[str, Any]) -> str:
+    return ", ".join(f"{count:,} x {status}" for status, count in route.get("statuses", {}).items()) or "none"
+
+
+def _latency(route: dict[str, Any]) -> str:
+    return (f"p50 {route['p50_ms']:.2f} ms, p90 {route['p90_ms']:.2f}, p99 {route['p99_ms']:.2f}, "
+            f"max {route['max_ms']:.1f}")
+
+
+def _wrong(route: dict[str, Any]) -> str:
+    if not route.get("wrong_answers"):
+        return ", all right"
+    return f", {route['wrong_answers']} WRONG (e.g. {'; '.join(route['wrong_examples'][:2])})"
+
+
+def _api_lines(small: dict[str, Any] | None, large: dict[str, Any] | None) -> list[str]:
+    """The status API's latency on the open-tickets workers, and one customer's listing side by side."""
+    lines: list[str] = []
+    for state in (small, large):
+        api = state.get("api") if state else None
+        if not api:
+            continue
+        ticket, customer, unknown = api["ticket"], api["open_customer"], api["unknown_ticket"]
+        lines.append(f"status API with {api['open_tickets']:,} open tickets, one request at a time on one connection "
+                     f"({api['warm_up_requests']} untimed of each kind first; RSS {api.get('rss_mib', 0):.0f} MiB):")
+        lines.append(f"  GET /api/tickets/{{id}} of random open tickets: {_latency(ticket)}; {_statuses(ticket)}"
+                     f"{_wrong(ticket)}")
+        lines.append(f"  GET /api/open?customer={api['customer']} ({api['customer_tickets']} open tickets): "
+                     f"{_latency(customer)}; {_statuses(customer)}{_wrong(customer)}")
+        lines.append(f"  GET /api/tickets/ of an unknown ticket: {_latency(unknown)}; {_statuses(unknown)}"
+                     f"{_wrong(unknown)}")
+    if small and large and small.get("api") and large.get("api"):
+        a, b = large["api"]["open_customer"], small["api"]["open_customer"]
+        lines.append(f"  GET /api/open?customer= at {large['open_tickets']:,} / {small['open_tickets']:,} open: "
+                     f"p50 {a['p50_ms']:.2f} / {b['p50_ms']:.2f} ms ({_ratio(a['p50_ms'], b['p50_ms'])}), "
+                     f"p99 {a['p99_ms']:.2f} / {b['p99_ms']:.2f} ms ({_ratio(a['p99_ms'], b['p99_ms'])})")
+    return lines
+
+
+def _api_cost_lines(cost: dict[str, Any]) -> list[str]:
+    """Every run of the API-cost phase, then the medians and the cost."""
+    asked = cost["load_asked_per_s"]
+    lines = [f"status API cost: {cost['events']:,} events sent to a live worker (a new one each run), web API off, "
+             f"or on under {asked['ticket']:g} GET /api/tickets/s + {asked['open_customer']:g} "
+             f"GET /api/open?customer=/s (order {', '.join(cost['order'])}); timed from the first send to lag 0"]
+    for index, run in enumerate(cost["runs"], 1):
+        cpu = "-" if run["worker_us_per_event"] is None else f"{run['worker_us_per_event']:.1f}"
+        label = f"  run {index}, web API {run['web']}:"
+        line = f"{label:<22}{run['events_per_s']:>8,.0f} events/s, worker CPU {cpu} µs/event"
+        load = run.get("load")
+        if load:
+            sent, routes = load["sent_per_s"], load["routes"]
+            line += (f"; load {sent['ticket']:g} + {sent['open_customer']:g} req/s, GET /api/tickets "
+                     f"{_latency(routes['ticket'])} ({_statuses(routes['ticket'])}), GET /api/open "
+                     f"p50 {routes['open_customer']['p50_ms']:.2f} ms, max {routes['open_customer']['max_ms']:.1f}")
+            if load.get("connection_errors"):
+                line += f"; connection errors {load['connection_errors']}"
+        lines.append(line)
+    rate, cpu = cost["median_events_per_s"], cost["median_worker_us_per_event"]
+    if cost.get("cost") is not None:
+        cpu_note = "" if cost.get("cpu_cost") is None else (
+            f"; worker CPU per event {cpu['on']:.1f} / {cpu['off']:.1f} µs ({cost['cpu_cost'] * 100:+.1f} %)")
+        lines.append(f"  medians: on {rate['on']:,.0f} / off {rate['off']:,.0f} events/s: cost "
+                     f"{cost['cost'] * 100:.1f} %{cpu_note}")
+    if rate.get("idle") is not None:
+        idle_cpu = "-" if cpu.get("idle") is None else f"{cpu['idle']:.1f}"
+        lines.append(f"  web API on without requests (idle): median {rate['idle']:,.0f} events/s, worker CPU "
+                     f"{idle_cpu} µs/event")
+    return lines
 
 
 def _catch_up_lines(catchup: dict[str, Any]) -> list[str]:
@@ -223,6 +351,9 @@ def render(figures: dict[str, Any]) -> str:
     catchup = figures.get("catchup")
     if catchup:
         lines.extend(_catch_up_lines(catchup))
+    lines.extend(_api_lines(figures.get("open_small"), figures.get("open_large")))
+    if figures.get("api_cost"):
+        lines.extend(_api_cost_lines(figures["api_cost"]))
     add("")
     add(f"{'goal':<62}{'figure':<44}{'target':<22}{'ratio':>7}  met")
     for goal in figures.get("goals", []):
@@ -231,6 +362,8 @@ def render(figures: dict[str, Any]) -> str:
     add("")
     roles = {"broker": "broker", "bench": "bench", "worker": "worker", "passthrough": "passthrough",
              "engine loop": "engine loop", "kafka perf tool": "perf tools", OTHER: "other load"}
+    if figures.get("api_cost"):  # the API cost's load generator, before "other load"
+        roles = {**{k: v for k, v in roles.items() if k != OTHER}, "api load": "api load", OTHER: "other load"}
     add(f"CPU by phase: cpu-seconds (% of {figures['cores']} cores). bench = this process (load generator and "
         f"observer); other load = processes outside this run; broker pid {figures.get('broker_pid') or 'unknown'}; "
         f"load average at start {'/'.join(str(v) for v in figures.get('load_average_at_start', []))}"

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from ticket_slo.streams.bench import breaches, catchup, phases
+from ticket_slo.streams.bench import api_cost, breaches, catchup, phases
 from ticket_slo.streams.bench.context import BenchContext
 from ticket_slo.streams.bench.cpu import CpuLedger
 from ticket_slo.streams.bench.kafka_io import delete_prefixed, progress
@@ -188,6 +188,7 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
         measure("python_limit", lambda: phases.python_limit(ctx, batch))
         measure("engine_limit", lambda: phases.engine_limit(ctx, batch, figures.get("python_limit")))
         measure("pipeline", lambda: phases.pipeline(ctx, batch, options.profile))
+        measure("api_cost", lambda: api_cost.api_cost(ctx, batch))
         if "pipeline" in figures:
             measure("breaches", lambda: breaches.breach_timeliness(ctx, figures["pipeline"]["events_per_s"]))
         elif options.only is not None and "breaches" in options.only:
@@ -198,7 +199,8 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
                 if options.runs(scenario.key(size)) and scenario.mix not in batches:
                     batches[scenario.mix] = _throughput_batch(plan, scenario.mix)
                 measure(scenario.key(size), lambda scenario=scenario, count=count:  # type: ignore[misc]
-                        phases.open_state(ctx, batches[scenario.mix], count, scenario, options.profile))
+                        phases.open_state(ctx, batches[scenario.mix], count, scenario, options.profile,
+                                          api=scenario is ALWAYS_ON))
     except KeyboardInterrupt as exc:
         failed = exc
     finally:

@@ -119,9 +119,37 @@ def test_catch_up_after_a_crash_beside_its_expectation(figures: dict[str, Any]) 
     assert catchup["session_timeout_s"] == 6.0
 
 
+def test_status_api_answers_right_at_both_sizes(figures: dict[str, Any]) -> None:
+    for key in ("open_small", "open_large"):
+        api = figures[key]["api"]
+        assert api["open_tickets"] == figures[key]["open_tickets"] and api["customer_tickets"] == 40
+        for route, status in (("ticket", "200"), ("open_customer", "200"), ("unknown_ticket", "404")):
+            answers = api[route]
+            assert answers["statuses"] == {status: answers["requests"]} and answers["wrong_answers"] == 0, answers
+            assert 0 < answers["p50_ms"] <= answers["p99_ms"] <= answers["max_ms"]
+        assert api["ticket"]["requests"] == 200 and api["open_customer"]["requests"] == 50
+    for key in ("open_small_business", "open_large_business"):
+        assert figures[key]["api"] is None, "measured on 24/7 only"
+
+
+def test_status_api_cost_runs_interleaved_with_the_load_on(figures: dict[str, Any]) -> None:
+    cost = figures["api_cost"]
+    assert [run["web"] for run in cost["runs"]] == cost["order"] == ["off", "on", "on", "off"]
+    for run in cost["runs"]:
+        assert run["events_per_s"] > 0 and run["worker_us_per_event"] > 0
+        assert run["drain"]["events"] == cost["events"] > 0
+        if run["web"] == "on":
+            sent = run["load"]["routes"]["ticket"]
+            assert sent["requests"] > 0 and set(sent["statuses"]) == {"200"}, sent
+            assert "api load" in run["drain"]["cpu"]["cpu_s"], "the load generator's CPU is counted apart"
+        else:
+            assert run["load"] is None
+    assert cost["ratio_on_to_off"] > 0 and cost["cpu_cost"] is not None
+
+
 def test_every_goal_has_a_ratio(figures: dict[str, Any]) -> None:
     goals = {goal["goal"]: goal for goal in figures["goals"]}
-    assert len(goals) == 8, list(goals)
+    assert len(goals) == 13, list(goals)
     business = goals[f"throughput {figures['open_large_business']['open_tickets']:,} / "
                      f"{figures['open_small_business']['open_tickets']:,} open tickets, business hours"]
     assert business["target"] == ">= 0.9"
