@@ -178,7 +178,7 @@
     skew = (msOf(open.as_of) || Date.now()) - Date.now();
     document.getElementById("clock-rows").innerHTML = clockRows(open, now(), filtered);
     document.getElementById("event-rows").innerHTML = eventRows(recent);
-    document.getElementById("count").textContent = countText(open);
+    document.getElementById("count").textContent = "(" + countText(open) + ")";
     document.getElementById("more").hidden = !open.next;
     setStatus(open.as_of, null);
   }
