@@ -19,14 +19,16 @@ def add_worker_command(commands: Any) -> None:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from ticket_slo.agents.web import access_book
     from ticket_slo.agents.worker import prepare_data_dir, run_worker
     from ticket_slo.streams.kafka.topics import ensure_topics
 
     # What can be checked on this machine is checked before the broker is asked anything.
     policy = tools_cli.load_policy_of(args, settings)
     prepare_data_dir(settings)
+    access = access_book(settings) if settings.web_enabled else None
     ensure_topics(settings)
-    return run_worker(settings, policy)
+    return run_worker(settings, policy, access)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -73,7 +73,12 @@ METRIC_NAMES: tuple[str, ...] = (
     "ticket_slo_event_lag_seconds",
     "ticket_slo_breach_delay_seconds",
     "ticket_slo_tracker_heartbeat_timestamp_seconds",
+    "ticket_slo_api_requests_total",
+    "ticket_slo_api_request_seconds",
 )
+#: Bounds of the status API's latency histogram (a lookup is a fraction of a millisecond;
+#: a gathered listing asks the other workers).
+API_LATENCY_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
 def threshold_label(fraction: float) -> str:
@@ -206,6 +211,13 @@ class SloMetrics:
         self.tracker_heartbeat = Gauge("ticket_slo_tracker_heartbeat_timestamp_seconds",
                                        "Unix time at which the tracker last completed a pass of its loop "
                                        "(at least every TICKET_SLO_TICK_INTERVAL, events or not).", registry=r)
+
+        # The status API: ``route`` is the route's pattern (never the requested path: bounded
+        # labels), ``status`` the HTTP status code.
+        self.api_requests = Counter("ticket_slo_api_requests", "Status API requests answered, by route and status.",
+                                    ["route", "status"], registry=r)
+        self.api_latency = Histogram("ticket_slo_api_request_seconds", "Time to answer a status API request, by route.",
+                                     ["route"], buckets=API_LATENCY_BUCKETS, registry=r)
 
         self._gauge_series: dict[Gauge, set[tuple[str, ...]]] = {self.open_clocks: set(), self.next_deadline: set()}
         # How each engine counter of ``OUTPUT_TYPES`` is exported (the model's type follows from it).

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 import faust
 from faust.types import TP
@@ -24,7 +24,10 @@ from ticket_slo.agents.local_state import save_snapshots
 from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.agents.progress import ProgressLog
 from ticket_slo.agents.ticket_store import TicketStore, TicketsTable
+from ticket_slo.agents.status_service import StatusService, peers_of
 from ticket_slo.agents.tracker import TABLE_NAME, Tracker, TrackerIO, TrackerTopics
+from ticket_slo.agents.web import StatusWeb, own_url
+from ticket_slo.streams.kafka.recent_breaches import RecentBreaches
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.streams.core.emission import EmissionKind
 from ticket_slo.streams.kafka.changelog_reader import LoadedPartition, read_changelog_partitions
@@ -40,8 +43,9 @@ log = logging.getLogger(__name__)
 
 
 def register_tracker(app: faust.App, settings: Settings, policy: Policy, progress: ProgressLog,
-                     metrics: SloMetrics) -> Tracker:
-    """Declare the tracker's topic, table, signals and service on ``app``; return the tracker."""
+                     metrics: SloMetrics, status_web: StatusWeb | None = None) -> Tracker:
+    """Declare the tracker's topic, table, signals and service on ``app`` (and the status API's
+    routes, with ``status_web``); return the tracker."""
     names = settings.topics
     client_id = f"{settings.app_id}-tracker"
     # Subscribed, so the group assigns it (with the changelog partitions that go with it);
@@ -98,7 +102,20 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
                                             dict.fromkeys(sinks.values(), settings.partitions)),
                       metrics, progress, open_io, orphan_timeout=settings.orphan_timeout,
                       breach_grace=settings.breach_grace, poll_interval=settings.tick_interval,
-                      max_batch=settings.max_batch)
+                      max_batch=settings.max_batch, status_index=status_web is not None)
+    stop_status: list[Callable[[], Awaitable[None]]] = []
+    if status_web is not None:
+        def peers() -> dict[str, list[int]]:
+            try:
+                return peers_of(app.router.table_metadata(TABLE_NAME), changelog)
+            except KeyError:  # no assignment yet
+                return {}
+
+        recent = RecentBreaches(settings, client_id=f"{settings.app_id}-status")
+        service = StatusService(tracker, policy, settings.partitions, own_url(settings), peers, recent)
+        status_web.service = service
+        status_web.register(app)
+        stop_status = [service.close, recent.close]
 
     async def changelog_ends(partitions: Iterable[int]) -> dict[int, int]:
         ends = await app.consumer.highwaters(*(TP(changelog, p) for p in partitions))
@@ -113,7 +130,7 @@ def register_tracker(app: faust.App, settings: Settings, policy: Policy, progres
             log.warning("no local snapshots written: %r", exc)
 
     # First when the worker stops, while Faust's consumer still owns the partitions.
-    app.stop_first = [stop_and_save]  # type: ignore[attr-defined]
+    app.stop_first = [stop_and_save, *stop_status]  # type: ignore[attr-defined]
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:

@@ -28,8 +28,12 @@ from ticket_slo.streams.core.partition_batch import BatchWrites, InputRecord, Pa
 from ticket_slo.streams.kafka.changelog_reader import LoadedPartition, collector_paused
 from ticket_slo.streams.kafka.local_snapshots import ChangelogAnchor
 from ticket_slo.streams.kafka.record_batches import outputs_by_partition, send_records
+from ticket_slo.streams.core.objective_clock import terms_for
+from ticket_slo.streams.core.state_store import Record
+from ticket_slo.streams.status.open_clocks import PartitionClocks
 
-__all__ = ["Tracker", "TrackerIO", "TrackerTopics", "PartitionState", "TABLE_NAME", "MAX_BATCH_RECORDS"]
+__all__ = ["Tracker", "TrackerIO", "TrackerTopics", "PartitionState", "OwnedPartition", "TABLE_NAME",
+           "MAX_BATCH_RECORDS"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +125,7 @@ class Tracker:
         commit_interval: float = 1.0,
         max_batch: int = MAX_BATCH_RECORDS,
         wall_clock: Callable[[], float] = time.time,
+        status_index: bool = False,
     ) -> None:
         self._policy = policy
         self._topics = topics
@@ -152,6 +157,13 @@ class Tracker:
         #: Every state write is on the broker and nothing more will be applied.
         self._stopped_cleanly = False
         self._unaccounted = False
+        #: With the status API: per owned partition, its open-clock index (built in steps
+        #: after the assignment, then kept in step with every batch).
+        self._status_index = status_index
+        self._status: dict[int, PartitionClocks] = {}
+        self._status_builds: dict[int, asyncio.Task[None]] = {}
+        #: Wall time at the end of the last pass: what the status API's answers are as of.
+        self.last_pass = 0.0
 
     # -- what happens --------------------------------------------------------------------
 
@@ -190,11 +202,49 @@ class Tracker:
                                  "built from" if loaded.index is None else "taken from the snapshot with",
                                  len(loaded.records), engine.open_clocks())
             self._owned = sorted(partitions)
+            if self._status_index:
+                self._follow_status(kept)
             self._stored = {p: b.position for p, b in self._batchers.items() if b.position is not None}
             self._committed = {p: offset for p, offset in self._committed.items() if p in kept}
             self._catch_up.reset()
             await self._seek_and_measure(io)
             self._owned_changed.set()
+
+    def _follow_status(self, kept: Mapping[int, PartitionBatcher]) -> None:
+        """Keep the open-clock index of each kept partition; start building the others'."""
+        terms = terms_for(self._policy)
+        for partition in [p for p in self._status if p not in kept]:
+            del self._status[partition]
+            build = self._status_builds.pop(partition, None)
+            if build is not None:
+                build.cancel()
+        for partition in self._owned:
+            if partition in self._status:
+                continue
+            batcher = self._batchers[partition]
+            clocks = PartitionClocks(batcher.store.data, batcher.engine.deadline_heaps, terms)
+            batcher.watch = clocks.note_all
+            self._status[partition] = clocks
+            self._status_builds[partition] = asyncio.ensure_future(self._build_status(partition, clocks))
+
+    async def _build_status(self, partition: int, clocks: PartitionClocks) -> None:
+        started = time.monotonic()
+        indexed = 0
+        for indexed in clocks.build():
+            await asyncio.sleep(0)
+        self._status_builds.pop(partition, None)
+        log.info("partition %d: status index of %d tickets built in %.2f s", partition, indexed,
+                 time.monotonic() - started)
+
+    def owned_for_status(self) -> list[OwnedPartition]:
+        """The partitions owned now, for the status API (read between batches, never kept)."""
+        owned = []
+        for partition in self._owned:
+            clocks = self._status.get(partition)
+            if clocks is not None:
+                owned.append(OwnedPartition(partition, self._batchers[partition].store.data, clocks,
+                                            self._catch_up.caught_up(partition)))
+        return owned
 
     async def run(self) -> None:
         """Process batches until ``stop``.
@@ -213,6 +263,7 @@ class Tracker:
                 self._metrics.beat(self._wall())
                 continue
             await self.run_once()
+            self.last_pass = self._wall()
 
     async def run_once(self) -> int:
         """One batch: read, apply, publish, write state (steps 1-5); return the records read."""
@@ -225,7 +276,12 @@ class Tracker:
             # From the first change to the engines until the batch is in ``_in_flight``, memory
             # is ahead of what will be written: an error in between leaves it so for good.
             self._unaccounted = True
-            writes = [self._take(tp.partition, records, wall) for tp, records in fetched.items() if records]
+            writes = []
+            for tp, records in fetched.items():
+                if records:
+                    writes.append(self._take(tp.partition, records, wall))
+                    if self._status_index:
+                        await asyncio.sleep(0)  # the status API answers between partitions, not after the batch
             writes.extend(self._fire_idle({batch.partition for batch in writes}, wall))
             await self._publish(io, writes, wall)
             self._unaccounted = False
@@ -469,6 +525,18 @@ class PartitionState:
     index: EngineIndex
     position: int | None
     last: ChangelogAnchor | ChangelogWrite
+
+
+@dataclass(frozen=True)
+class OwnedPartition:
+    """An owned partition as the status API reads it."""
+
+    partition: int
+    #: The engine's records (ticket id → record, or its stored bytes): read, never written.
+    records: Mapping[str, "Record | bytes"]
+    clocks: PartitionClocks
+    #: The backlog found at the assignment has been read: answers are current.
+    live: bool
 
 
 @dataclass

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import logging
+import socket
 
 import faust
 
@@ -10,7 +12,11 @@ from ticket_slo.agents.metrics import SloMetrics
 from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.schemas.policy import Policy
 from ticket_slo.agents.app import create_app
+from ticket_slo.agents.web import access_book, own_url
+from ticket_slo.streams.status.access import AccessBook
 from ticket_slo.streams.kafka.settings import Settings
+
+log = logging.getLogger(__name__)
 
 __all__ = ["run_worker", "prepare_data_dir", "MetricsPortError", "DataDirError", "YOUNG_GENERATION_THRESHOLD"]
 
@@ -37,9 +43,25 @@ def prepare_data_dir(settings: Settings) -> None:
                            f"{exc.strerror or exc}") from None
 
 
-def run_worker(settings: Settings, policy: Policy) -> int:
+def check_web_port(settings: Settings) -> None:
+    """Fail with one line now if the status API's port is taken, not with Faust's traceback later."""
+    family = socket.AF_INET6 if ":" in settings.web_addr else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.web_addr, settings.web_port))
+        except OSError as exc:
+            raise MetricsPortError(
+                f"cannot serve the status API on {settings.web_addr}:{settings.web_port} "
+                f"(TICKET_SLO_WEB_ADDR/PORT): {exc.strerror or exc}") from exc
+
+
+def run_worker(settings: Settings, policy: Policy, access: AccessBook | None = None) -> int:
     """Serve metrics, start the worker and block until it is stopped (SIGINT or SIGTERM)."""
     prepare_data_dir(settings)
+    # A bad tokens file, or an exposed address without one, stops the worker before it starts.
+    if access is None and settings.web_enabled:
+        access = access_book(settings)
     # Each event allocates a few dozen short-lived objects (models, records, outputs); at the
     # default threshold of 700 the youngest generation is collected every few events.
     # Measured on the engine's batch loop: 50,700 -> 53,100 events/s.
@@ -52,7 +74,12 @@ def run_worker(settings: Settings, policy: Policy) -> int:
         raise MetricsPortError(
             f"cannot serve metrics on {settings.metrics_addr}:{settings.metrics_port} "
             f"(TICKET_SLO_METRICS_ADDR/PORT): {exc.strerror or exc}") from exc
-    app = create_app(settings, policy, metrics)
+    if settings.web_enabled:
+        check_web_port(settings)
+    app = create_app(settings, policy, metrics, access)
+    if settings.web_enabled:
+        log.info("status API on %s:%d (reached by the other workers at %s)%s", settings.web_addr, settings.web_port,
+                 own_url(settings), "" if access is None or not access.open_access else ", without tokens (loopback only)")
     worker = faust.Worker(app, loglevel=settings.log_level)
     worker.execute_from_commandline()
     return 0

@@ -40,6 +40,7 @@ __all__ = [
     "PolicyError",
     "load_policy",
     "parse_duration",
+    "yaml_line_of",
 ]
 
 DEFAULT_PLAN: Final = "default"
@@ -330,7 +331,7 @@ def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
         more = len(items) - 1 - len(explained)
         if more:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise PolicyError(path, key_path, problem, _line_of(text, loc)) from None
+        raise PolicyError(path, key_path, problem, yaml_line_of(text, loc)) from None
 
 
 def _missing_beside(first: Any, others: list[Any]) -> list[str]:
@@ -341,7 +342,7 @@ def _missing_beside(first: Any, others: list[Any]) -> list[str]:
     return [str(item["loc"][-1]) for item in others if item["type"] == "missing" and tuple(item["loc"][:-1]) == parent]
 
 
-def _line_of(text: str, loc: list[str]) -> int | None:
+def yaml_line_of(text: str, loc: list[str]) -> int | None:
     """The 1-based line of the key at ``loc``, or of its deepest present parent key; None if unknown."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,7 @@ class BenchContext:
             "TICKET_SLO_PARTITIONS": str(self.partitions),
             "TICKET_SLO_DATA_DIR": str(self.workdir / f"{name}-data"),
             "TICKET_SLO_METRICS_PORT": "0",
+            "TICKET_SLO_WEB_PORT": str(_free_port()),
             "TICKET_SLO_POLICY": str(policy_path),
             "TICKET_SLO_LOG_LEVEL": "info",
             **extra_env,
@@ -83,3 +85,10 @@ class BenchContext:
                 worker.terminate(timeout=20)
             except BenchError:
                 pass
+
+
+def _free_port() -> int:
+    """A TCP port free now, for the phase worker's status API (the default port may be taken)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

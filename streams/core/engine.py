@@ -244,6 +244,11 @@ class SloEngine:
         return {priority: seconds for (name, priority), seconds in self.soonest_deadlines_by_group().items()
                 if name == objective}
 
+    def deadline_heaps(self) -> dict[Group, list[tuple[int, str]]]:
+        """(objective, priority) → heap of (deadline, ticket id) of running, unbreached clocks,
+        with stale entries (shared, for reading between changes: the status API walks them)."""
+        return self._deadlines.heaps()
+
     def soonest_deadlines_by_group(self) -> dict[Group, float]:
         """(objective, priority) → epoch seconds of the soonest deadline of a running, unbreached clock."""
         return {group: micros_to_seconds(due) for group, due in self._deadlines.soonest().items()}

@@ -110,6 +110,8 @@ class BatchWrites:
 
 #: Called for every valid event with what the engine did (the worker counts it in its metrics).
 AppliedHook = Callable[[TicketEvent, Applied], None]
+#: Told of each batch's touched tickets and their new records (None: deleted).
+TouchedHook = Callable[[list[tuple[str, Record | None]]], None]
 #: The engine clock for a record (the live worker's catch-up clock; the bench's wall time).
 RecordClock = Callable[[InputRecord], float]
 
@@ -117,7 +119,7 @@ RecordClock = Callable[[InputRecord], float]
 class PartitionBatcher:
     """One input partition: its engine over a ``TouchedStore`` and the last offset it applied."""
 
-    __slots__ = ("topic", "partition", "store", "engine", "position")
+    __slots__ = ("topic", "partition", "store", "engine", "position", "watch")
 
     def __init__(self, topic: str, partition: int, engine_factory: Callable[[TouchedStore], SloEngine],
                  data: dict[str, Record] | None = None, position: int | None = None) -> None:
@@ -126,6 +128,9 @@ class PartitionBatcher:
         self.store = TouchedStore(data)
         self.engine = engine_factory(self.store)
         self.position = position
+        #: Called with each batch's touched tickets (record None: deleted), before they are
+        #: encoded: the status API's index follows the state this way.
+        self.watch: TouchedHook | None = None
 
     def take(self, records: Sequence[InputRecord], clock: RecordClock, wall_now: float,
              on_applied: AppliedHook | None = None) -> BatchWrites:
@@ -157,11 +162,17 @@ class PartitionBatcher:
             emissions.extend(engine.advance(now))
         if records:
             self.position = out.position = records[-1].offset
-        out.changelog = changelog_writes(self.store.take_touched(), out.position)
+        out.changelog = changelog_writes(self._touched(), out.position)
         return out
 
     def advance(self, now: float) -> BatchWrites:
         """Fire what is due at ``now`` without input (timers between batches)."""
         out = BatchWrites(self.partition, emissions=self.engine.advance(now))
-        out.changelog = changelog_writes(self.store.take_touched(), None)
+        out.changelog = changelog_writes(self._touched(), None)
         return out
+
+    def _touched(self) -> list[tuple[str, Record | None]]:
+        touched = self.store.take_touched()
+        if self.watch is not None and touched:
+            self.watch(touched)
+        return touched

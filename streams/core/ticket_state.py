@@ -314,6 +314,14 @@ class TicketState:
         return INDEX_HEADER.pack(STORED_FORM, flags, 0 if due is None else due, deadline, code)
 
     @staticmethod
+    def stored_is_tracked(value: bytes) -> bool:
+        """Whether a stored value (``INDEX_HEADER`` first) is of a tracked ticket, read from its
+        header alone; a value without the header is assumed tracked (decode it to know)."""
+        if value[:1] != _STORED_FORM_BYTE or len(value) <= INDEX_HEADER.size:
+            return True
+        return bool(value[1] & (_RUNNING | _DECODE))
+
+    @staticmethod
     def index_records(items: Iterable[tuple[str, Record | bytes]]) -> "IndexScan":
         """What an engine derives from its records, in one pass: the timer entries, the
         unbreached deadlines, and the open clocks per group with those of them paused or
@@ -386,4 +394,5 @@ _RETIRED: Final[tuple[tuple[str, Any], ...]] = (
     ("due", None), *((name, None) for name, _ in _TICKET_FIELD_KEYS), ("closed_at", None))
 _FIRST_RESPONSE_GROUPS: Final[tuple[Group, ...]] = tuple((FIRST_RESPONSE, priority) for priority in PRIORITIES)
 _DONE_CODE: Final = ClockStatus.DONE.value
+_STORED_FORM_BYTE: Final = bytes([STORED_FORM])
 _PAUSED_CODE: Final = ClockStatus.PAUSED.value

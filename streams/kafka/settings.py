@@ -37,6 +37,11 @@ ENVIRONMENT: dict[str, str] = {
     "TICKET_SLO_SESSION_TIMEOUT": "time before the group gives a silent worker's partitions to another (seconds, or a duration such as 90s, 30m, 1d)",
     "TICKET_SLO_METRICS_ADDR": "address the /metrics endpoint binds to",
     "TICKET_SLO_METRICS_PORT": "port of the /metrics endpoint (0: any free port, logged at start)",
+    "TICKET_SLO_WEB_ENABLED": "true (default) or false: serve the status API and page",
+    "TICKET_SLO_WEB_ADDR": "address the status API and page bind to (anything but loopback needs TICKET_SLO_WEB_TOKENS_FILE)",
+    "TICKET_SLO_WEB_PORT": "port of the status API and page",
+    "TICKET_SLO_WEB_URL": "URL at which the other workers reach this one's status API (default: http://ADDR:PORT, the host name for a wildcard ADDR)",
+    "TICKET_SLO_WEB_TOKENS_FILE": "YAML file of the status API's access tokens (staff, or one customer each)",
     "TICKET_SLO_ORPHAN_TIMEOUT": "time an event of a never-opened ticket waits before going to the dead-letter topic (seconds, or a duration such as 90s, 30m, 1d)",
     "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL",
     "KAFKA_SASL_MECHANISM": "PLAIN (default), SCRAM-SHA-256 or SCRAM-SHA-512 (SASL protocols only)",
@@ -147,6 +152,11 @@ class Settings:
     session_timeout: float = 30.0
     metrics_addr: str = "127.0.0.1"
     metrics_port: int = 9464
+    web_enabled: bool = True
+    web_addr: str = "127.0.0.1"
+    web_port: int = 6066
+    web_url: str | None = None
+    web_tokens_file: Path | None = None
     # Connection security: one description, translated for Faust and kafka-python by
     # ticket_slo.streams.kafka.security, so that the worker and the tools cannot disagree.
     security_protocol: str = "PLAINTEXT"
@@ -195,6 +205,11 @@ class Settings:
             session_timeout=_seconds(env, "TICKET_SLO_SESSION_TIMEOUT", defaults.session_timeout),
             metrics_addr=env.get("TICKET_SLO_METRICS_ADDR", defaults.metrics_addr),
             metrics_port=_port(env, "TICKET_SLO_METRICS_PORT", defaults.metrics_port),
+            web_enabled=_boolean(env, "TICKET_SLO_WEB_ENABLED", defaults.web_enabled),
+            web_addr=env.get("TICKET_SLO_WEB_ADDR") or defaults.web_addr,
+            web_port=_nonzero_port(env, "TICKET_SLO_WEB_PORT", defaults.web_port),
+            web_url=_web_url(env),
+            web_tokens_file=Path(env["TICKET_SLO_WEB_TOKENS_FILE"]) if env.get("TICKET_SLO_WEB_TOKENS_FILE") else None,
             **_security(env),
         )
 
@@ -247,6 +262,33 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise SettingsError(f"{name}={raw!r} must be at least 1")
     return value
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = _BOOLEANS.get(raw.strip().lower())
+    if value is None:
+        raise SettingsError(f"{name}={raw!r} is not true or false")
+    return value
+
+
+def _web_url(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("TICKET_SLO_WEB_URL") or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"https?://[^/\s?#]+/?", raw):
+        raise SettingsError(f"TICKET_SLO_WEB_URL={raw!r} is not of the form http://HOST:PORT")
+    return raw.rstrip("/")
+
+
+def _nonzero_port(env: Mapping[str, str], name: str, default: int) -> int:
+    """A port the other workers can be told in advance (not 0, the kernel's pick)."""
+    port = _port(env, name, default)
+    if port == 0:
+        raise SettingsError(f"{name}=0: the other workers must know this port in advance; give one (1-65535)")
+    return port
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

@@ -36,6 +36,18 @@ def test_taken_metrics_port(kafka_bootstrap: str) -> None:
                                   "(TICKET_SLO_METRICS_ADDR/PORT): Address already in use")
 
 
+def test_taken_status_api_port(kafka_bootstrap: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _worker({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TICKET_SLO_METRICS_PORT": "0",
+                          "TICKET_SLO_WEB_PORT": str(port), "TICKET_SLO_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 2
+    assert _last_line(result) == (f"ticket-slo: cannot serve the status API on 127.0.0.1:{port} "
+                                  "(TICKET_SLO_WEB_ADDR/PORT): Address already in use")
+
+
 def test_missing_policy_file(kafka_bootstrap: str, tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     result = _worker({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}, "--policy", str(missing))

@@ -36,6 +36,9 @@ class WorkerProcess:
         self.workdir = workdir
         self.log_path = workdir / (log_name or f"worker-{self.prefix}{uuid.uuid4().hex[:6]}.log")
         self.metrics_port = free_port()
+        self.web_port = free_port()
+        while self.web_port == self.metrics_port:
+            self.web_port = free_port()
         self.env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -44,6 +47,7 @@ class WorkerProcess:
             "TICKET_SLO_PARTITIONS": str(partitions),
             "TICKET_SLO_DATA_DIR": str(workdir / f"data-{self.prefix}"),
             "TICKET_SLO_METRICS_PORT": str(self.metrics_port),
+            "TICKET_SLO_WEB_PORT": str(self.web_port),
             **(extra_env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -51,6 +55,10 @@ class WorkerProcess:
     @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"

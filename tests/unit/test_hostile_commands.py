@@ -204,6 +204,7 @@ def generated_environment_cases(rng: random.Random) -> Iterator[Case]:
         "TICKET_SLO_MAX_BATCH": ("empty", "huge"),
         "TICKET_SLO_SESSION_TIMEOUT": ("empty", "huge"),
         "TICKET_SLO_ORPHAN_TIMEOUT": ("empty", "huge"),
+        "TICKET_SLO_WEB_PORT": ("empty",),
     }
     for name, valid in numbers.items():
         for family, value in bad_numbers(rng, 2, valid=valid):
@@ -234,6 +235,22 @@ def generated_environment_cases(rng: random.Random) -> Iterator[Case]:
         yield Case(f"TICKET_SLO_POLICY {kind}", replay, env=(("TICKET_SLO_POLICY", path),))
     for kind, path in [("a file", f"{SCRATCH}/a-file"), *bad_paths(rng, NOT_A_DIRECTORY, 1)]:
         yield Case(f"TICKET_SLO_DATA_DIR {kind}", cli("worker"), env=(("TICKET_SLO_DATA_DIR", path),))
+    for value in (_word(rng), rng.choice(["2", "on", "\udcff", "truee"])):
+        yield Case(f"TICKET_SLO_WEB_ENABLED {value!r}", replay, env=(("TICKET_SLO_WEB_ENABLED", value),))
+    for value in (rng.choice(["localhost:6066", "ftp://x", "http://", "http://a b"]), _word(rng)):
+        yield Case(f"TICKET_SLO_WEB_URL {value!r}", replay, env=(("TICKET_SLO_WEB_URL", value),))
+    for value in (rng.choice(["0.0.0.0", "::", "10.0.0.7", "worker-1"]), rng.choice(["192.168.1.2", "example.org"])):
+        yield Case(f"TICKET_SLO_WEB_ADDR {value!r} without tokens", cli("worker"), env=(("TICKET_SLO_WEB_ADDR", value),),
+                   says="TICKET_SLO_WEB_TOKENS_FILE")
+    for kind, path in bad_paths(rng, UNREADABLE):
+        yield Case(f"TICKET_SLO_WEB_TOKENS_FILE {kind}", cli("worker"), env=(("TICKET_SLO_WEB_TOKENS_FILE", path),))
+    for index, (text, says) in enumerate((
+            (b"tokens:\n  - name: a\n    token: short\n    staff: true\n", "line 3: tokens.0.token"),
+            (b"tokens:\n  - name: a\n    token: a-long-enough-secret\n    customer: c\n    staff: true\n",
+             "line 2: tokens.0: give either"))):
+        path = f"tokens/{rng.randrange(10**6)}-{index}.yaml"
+        yield Case(f"TICKET_SLO_WEB_TOKENS_FILE generated {index}", cli("worker"),
+                   env=(("TICKET_SLO_WEB_TOKENS_FILE", f"{SCRATCH}/{path}"),), files=((path, text),), says=says)
     for value in (_word(rng), rng.choice([" ", "SASL", "PLAIN", "TLS", "\udcff"])):
         yield Case(f"KAFKA_SECURITY_PROTOCOL {value!r}", replay, env=(("KAFKA_SECURITY_PROTOCOL", value),))
     sasl_names = ("KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SASL_PASSWORD_FILE")
