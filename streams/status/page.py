@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any, Final, Mapping
 from urllib.parse import urlencode
 
-__all__ = ["render_page", "render_login", "countdown_text", "FILTER_FIELDS", "REFRESH_SECONDS"]
+__all__ = ["render_page", "render_login", "render_notice", "countdown_text", "FILTER_FIELDS", "REFRESH_SECONDS"]
 
 #: The query parameters the page keeps, in the order it passes them on to ``/api/open``.
 FILTER_FIELDS: Final = ("customer", "account_manager", "priority", "objective", "due_within", "limit")
@@ -275,4 +275,18 @@ def render_login(message: str | None) -> str:
         '<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>',
         '<button type="submit">Sign in</button></form>',
         '<p class="muted legend">The token is kept in this browser until you log out.</p></main></body></html>\n',
+    ])
+
+
+def render_notice(message: str, *, retry_seconds: int | None = None) -> str:
+    """A page that says why the clocks cannot be shown (a rebalance, a bad filter); with
+    ``retry_seconds`` it loads itself again after that long."""
+    retry = (f'<meta http-equiv="refresh" content="{int(retry_seconds)}">' if retry_seconds else "")
+    again = (f"This page tries again in {int(retry_seconds)} s." if retry_seconds
+             else '<a href="./">Show every open clock</a>')
+    return "".join([
+        _HEAD, f"<title>SLO status</title>{retry}<style>{_STYLE}</style></head><body>",
+        '<main class="login"><h1>SLO status</h1>',
+        f'<p class="error" role="alert">{_e(message)}</p><p class="muted">{again}</p>',
+        '<p class="muted"><a href="logout">Log out</a></p></main></body></html>\n',
     ])

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs
 
-from ticket_slo.streams.status.page import render_login, render_page
+from ticket_slo.streams.status.page import render_login, render_notice, render_page
 
 AS_OF = "2026-11-30T21:50:03.120000Z"
 HOSTILE_TICKET = '<script>alert("t")</script>'
@@ -231,3 +231,11 @@ def test_the_page_loads_nothing_from_elsewhere() -> None:
                              viewer="staff (desk)", filters={}), render_login("no")):
         assert not re.findall(r"https?://", html)
         assert not re.search(r"\b(src|srcset)=|@import|url\(|<link\b", html)
+
+
+def test_a_notice_says_why_escaped_and_retries_only_when_asked() -> None:
+    busy = render_notice("<b>partitions [3]</b> are catching up", retry_seconds=2)
+    assert "<b>" not in busy and "&lt;b&gt;partitions [3]&lt;/b&gt; are catching up" in busy
+    assert '<meta http-equiv="refresh" content="2">' in busy
+    bad = render_notice("priority='P9' is not one of P1, P2, P3, P4")
+    assert "http-equiv" not in bad and '<a href="./">' in bad
