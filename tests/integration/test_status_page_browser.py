@@ -267,3 +267,39 @@ def test_a_customer_follows_a_ticket_to_its_breach(worker: tuple[WorkerProcess, 
     refreshed = browser.evaluate(SNAPSHOT)
     for snapshot in (filtered, refreshed):
         assert sorted(row["cells"][0] for row in snapshot["clocks"]) == ["ACME-101", "GLOBEX-201"], snapshot["clocks"]
+
+
+def test_hostile_ids_stay_text_in_the_browser_in_both_renderings(browser: Chromium, tmp_path: Path) -> None:
+    """Ids that would run script if pasted as markup: Chromium must show them as text, both
+    as the server wrote them and as the script writes them again, and run none of them."""
+    as_of = _iso(datetime.now(timezone.utc))
+    hostile = '<img src=x onerror="window.pwned=1">'
+    clock = {"ticket_id": hostile, "objective": "<script>window.pwned=2</script>", "state": "running",
+             "priority": '"><svg onload=window.pwned=3>', "plan": "default", "customer_id": "a'b\"c&amp;",
+             "account_manager": "</td></tr><tr><td>", "calendar": "24x7", "started_at": as_of,
+             "deadline": _iso(datetime.now(timezone.utc) + timedelta(minutes=5)), "remaining_seconds": 300.0,
+             "overdue_seconds": None, "warnings_sent": 0, "target_seconds": 300.0}
+    event = {"type": "slo.breached", "ticket_id": hostile, "objective": "x", "priority": "P1",
+             "customer_id": "<b>c</b>", "account_manager": None, "deadline": as_of, "at": as_of}
+    open_answer = {"clocks": [clock], "next": None, "as_of": as_of}
+    recent_answer = {"events": [event], "as_of": as_of}
+    page = tmp_path / "hostile.html"
+    page.write_text(render_page(open_answer, recent_answer, viewer="customer <i>x</i>",
+                                filters={"account_manager": hostile}), encoding="utf-8")
+    browser.open(page.as_uri())
+    served = browser.evaluate(SNAPSHOT)
+    browser.evaluate(f"document.getElementById('clock-rows').innerHTML = TicketSloPage.clockRows("
+                     f"{json.dumps(open_answer)}, Date.now(), false);"
+                     f"document.getElementById('event-rows').innerHTML = TicketSloPage.eventRows({json.dumps(recent_answer)})")
+    redrawn = browser.evaluate(SNAPSHOT)
+    for snapshot in (served, redrawn):
+        assert [row["cells"][:5] for row in snapshot["clocks"]] == [
+            [hostile, "<script>window.pwned=2</script>", '"><svg onload=window.pwned=3>', "a'b\"c&amp;",
+             "</td></tr><tr><td>"]]
+        assert [row["cells"][2] for row in snapshot["events"]] == [hostile]
+        assert snapshot["events"][0]["cells"][5] == "<b>c</b>"
+    assert browser.evaluate("document.querySelector('input[name=account_manager]').value") == hostile
+    assert "customer <i>x</i>" in browser.evaluate("document.querySelector('header').innerText")
+    time.sleep(0.5)  # an injected onerror or onload would have run by now
+    assert browser.evaluate("typeof window.pwned") == "undefined"
+    assert browser.evaluate("document.querySelectorAll('img, svg, #clock-rows script').length") == 0
