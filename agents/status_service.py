@@ -151,6 +151,7 @@ class StatusService:
         if not gather:
             return Answer(200, {"clocks": [dict(fields, key=list(key)) for key, fields in rows],
                                 "partitions": sorted(covered), "as_of": self._as_of()})
+        as_of = self._as_of()
         params = dict(query.to_params(), scope="local")
         others = [url for url in self._peers() if url != self.own_url]
         answers = await asyncio.gather(*(self._ask(url, "/api/open", params, credentials) for url in others))
@@ -159,7 +160,12 @@ class StatusService:
             if answer.status != 200:
                 busy.append(f"{url} answered {answer.status}")
                 continue
-            covered.update(answer.body.get("partitions", ()))
+            claimed = set(answer.body.get("partitions", ()))
+            if claimed & covered:  # two owners of one partition: an old one has not let go yet
+                busy.append(f"partitions {sorted(claimed & covered)} are claimed by two workers")
+            covered |= claimed
+            if isinstance(answer.body.get("as_of"), str):
+                as_of = min(as_of, answer.body["as_of"])  # fixed-width instants: the stalest part
             for fields in answer.body.get("clocks", ()):
                 key = fields.pop("key")
                 rows.append(((key[0], key[1], key[2]), fields))
@@ -169,7 +175,7 @@ class StatusService:
         rows.sort(key=lambda row: row[0])
         page = rows[:query.limit]
         following = encode_cursor(page[-1][0]) if len(page) == query.limit else None
-        return Answer(200, {"clocks": [fields for _, fields in page], "next": following, "as_of": self._as_of(),
+        return Answer(200, {"clocks": [fields for _, fields in page], "next": following, "as_of": as_of,
                             "partitions": self._partitions})
 
     # -- GET /api/recent ---------------------------------------------------------------------

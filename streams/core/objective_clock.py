@@ -409,12 +409,14 @@ def stop(ticket_id: str, state: TicketState, clock: ClockState, terms: Terms, st
                                          _priority(state, clock)))
         clock.breached = False
         clock.forget_breach_terms()
+        clock.retracted = True
     elif not clock.breached and not met:
         out.append(slo_outputs.breached(ticket_id, state, clock, max(now, stopped_at)))
         clock.breached = True
     elapsed = _worked_until(clock, terms, plan, stopped_at)
     out.append(slo_outputs.completed(ticket_id, state, clock, stopped_at, met, elapsed))
-    clock.status = ClockStatus.DONE  # its record keeps only objective, status and cycle
+    clock.status = ClockStatus.DONE  # its record keeps its terms and this outcome, not its timers
+    clock.met, clock.elapsed, clock.stopped_at = met, elapsed, stopped_at
     return out
 
 

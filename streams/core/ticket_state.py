@@ -195,13 +195,16 @@ class TicketState:
     # -- transitions that drop fields ---------------------------------------------------
 
     def retire(self, phase: Phase) -> None:
-        """Become a ``done`` or ``closed`` state: keep only what de-duplication needs."""
+        """Become a ``done`` or ``closed`` state: nothing moves any more. The seen ids stay for
+        de-duplication; the ticket's terms and its clocks' outcomes stay for the status API
+        (a customer following the ticket sees it answered, not gone); timers go."""
         if phase not in (Phase.DONE, Phase.CLOSED):
             raise ValueError(f"cannot retire a ticket into phase {phase.name.lower()}")
-        for name, value in _RETIRED:
-            setattr(self, name, value)
+        self.due = None
         self.buffer = []
-        self.clocks = []
+        self.buffered_at = None
+        self.closed_at = None
+        self.clocks = [clock for clock in self.clocks if clock.status is ClockStatus.DONE]
         self.phase = phase
 
     # -- record form --------------------------------------------------------------------
@@ -389,9 +392,6 @@ _TICKET_FIELD_KEYS: Final = (
 )
 _NAME_OF_KEY: Final[dict[str, str]] = {"d": "due", "b": "buffer", **{key: name for name, key in _TICKET_FIELD_KEYS},
                                        "ca": "closed_at"}
-#: What ``retire`` sets, besides ``phase``, ``seen`` (kept) and fresh empty ``buffer`` and ``clocks``.
-_RETIRED: Final[tuple[tuple[str, Any], ...]] = (
-    ("due", None), *((name, None) for name, _ in _TICKET_FIELD_KEYS), ("closed_at", None))
 _FIRST_RESPONSE_GROUPS: Final[tuple[Group, ...]] = tuple((FIRST_RESPONSE, priority) for priority in PRIORITIES)
 _DONE_CODE: Final = ClockStatus.DONE.value
 _STORED_FORM_BYTE: Final = bytes([STORED_FORM])

@@ -9,6 +9,7 @@ one-line error.
 from __future__ import annotations
 
 import logging
+import time
 import re
 from dataclasses import dataclass, field
 
@@ -76,13 +77,16 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
         created: list[str] = []
         for spec in specs:
             count = _partition_count(admin, spec.name)
+            if count == 0:  # being created by another worker: no partition described yet
+                count = _partition_count_when_listed(admin, spec.name)
             if count is None:
                 if _create(admin, spec):
                     created.append(spec.name)
                     log.info("created topic %s with %d partitions", spec.name, spec.partitions)
                     continue
-                # Another worker created it between our look and our create.
-                count = _partition_count(admin, spec.name)
+                # Another worker created it between our look and our create: the broker may
+                # not list it yet (workers of one deployment start together).
+                count = _partition_count_when_listed(admin, spec.name)
             if count != spec.partitions:
                 raise TopicMismatch(
                     f"topic {spec.name!r} has {count} partitions but the pipeline needs "
@@ -120,6 +124,16 @@ def _refusal(spec: TopicSpec, error: type[Exception], broker_says: str | None) -
         return (f"cannot create topic {spec.name!r} with replication factor {spec.replication_factor}: "
                 f"{why} (TICKET_SLO_REPLICATION_FACTOR)")
     return f"cannot create topic {spec.name!r}: {error.__name__}: {broker_says or 'refused by the broker'}"
+
+
+def _partition_count_when_listed(admin: KafkaAdminClient, topic: str, wait: float = 10.0) -> int | None:
+    """The partition count of a topic that exists, waiting up to ``wait`` s for the broker to list it."""
+    deadline = time.monotonic() + wait
+    while True:
+        count = _partition_count(admin, topic)
+        if count or time.monotonic() >= deadline:
+            return count
+        time.sleep(0.2)
 
 
 def _partition_count(admin: KafkaAdminClient, topic: str) -> int | None:

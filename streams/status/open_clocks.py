@@ -49,7 +49,8 @@ class PartitionClocks:
         self._data = data
         self._heaps = deadline_heaps
         self._terms = terms
-        self._by_customer: dict[str, set[str]] = {}
+        #: Customer → its tracked ticket's id, or the set of them when it has several.
+        self._by_customer: dict[str, str | set[str]] = {}
         self._clean_at: dict[str, int] = {}
         #: Tickets with a paused clock or a standing breach (not in the deadline heaps).
         self._attention: set[str] = set()
@@ -66,9 +67,14 @@ class PartitionClocks:
         if customer is not None:
             ids = self._by_customer.get(customer)
             if ids is None:
-                ids = self._by_customer[customer] = set()
-            if ticket_id not in ids:
-                ids.add(ticket_id)
+                # A customer's first ticket is held as itself: a set costs 216 bytes, and a
+                # helpdesk may well have one open ticket per customer.
+                self._by_customer[customer] = ticket_id
+            elif ids.__class__ is str:
+                if ids != ticket_id:
+                    self._by_customer[customer] = {ids, ticket_id}  # type: ignore[arg-type]
+            elif ticket_id not in ids:
+                ids.add(ticket_id)  # type: ignore[union-attr]
                 if len(ids) > self._clean_at.get(customer, _CLEAN_FLOOR):
                     self._clean(customer)
         if _needs_attention(record):
@@ -96,18 +102,25 @@ class PartitionClocks:
             yield min(len(keys), begin + step)
         self.ready = True
 
-    def _clean(self, customer: str) -> None:
+    def _tickets_of(self, customer: str) -> set[str] | tuple[str, ...]:
         ids = self._by_customer.get(customer)
         if ids is None:
+            return ()
+        return (ids,) if ids.__class__ is str else ids  # type: ignore[return-value]
+
+    def _clean(self, customer: str) -> None:
+        ids = self._tickets_of(customer)
+        if not ids:
             return
         data = self._data
-        for ticket_id in [t for t in ids if not _tracked_for(read_record(data.get(t)), customer)]:
-            ids.discard(ticket_id)
-        if not ids:
+        kept = {t for t in ids if _tracked_for(read_record(data.get(t)), customer)}
+        if not kept:
             del self._by_customer[customer]
             self._clean_at.pop(customer, None)
-        else:
-            self._clean_at[customer] = max(_CLEAN_FLOOR, 2 * len(ids))
+            return
+        self._by_customer[customer] = next(iter(kept)) if len(kept) == 1 else kept
+        if len(kept) > 1:
+            self._clean_at[customer] = max(_CLEAN_FLOOR, 2 * len(kept))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -125,7 +138,7 @@ class PartitionClocks:
 
     def customer_tickets(self, customer: str) -> int:
         """How many tickets the index holds for ``customer`` (cleaned lazily: an upper bound)."""
-        return len(self._by_customer.get(customer, ()))
+        return len(self._tickets_of(customer))
 
     def _customer_listing(self, query: OpenQuery, now: int) -> list[Row]:
         assert query.customer is not None
@@ -133,7 +146,7 @@ class PartitionClocks:
         keep = _filter(query, now)
         rows: list[Row] = []
         data, terms = self._data, self._terms
-        for ticket_id in self._by_customer.get(query.customer, ()):
+        for ticket_id in self._tickets_of(query.customer):
             record = read_record(data.get(ticket_id))
             if record is not None:
                 rows.extend(row for row in open_clock_rows(ticket_id, record, terms, now) if keep(row))

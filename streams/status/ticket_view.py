@@ -51,9 +51,15 @@ def _seconds(micros: int) -> float:
 
 
 def clock_state_name(clock: ClockState) -> str:
-    """running, paused or breached (a standing breach, paused or not); completed once done."""
+    """running, paused or breached (a standing breach, paused or not) while open; once done,
+    met, retracted (met after a breach was published) or breached; completed for a clock
+    done before its outcome was kept in the state."""
     if clock.status is ClockStatus.DONE:
-        return "completed"
+        if clock.met is None:
+            return "completed"
+        if clock.met:
+            return "retracted" if clock.retracted else "met"
+        return "breached"
     if clock.breached:
         return "breached"
     return "paused" if clock.status is ClockStatus.PAUSED else "running"
@@ -65,11 +71,17 @@ def clock_row(state: TicketState, clock: ClockState, terms: Terms, now: int) -> 
     row: dict[str, Any] = {"objective": clock.objective, "state": name,
                            "priority": clock.priority or state.priority,
                            "calendar": clock.calendar or "24x7"}
-    if name == "completed" or clock.start is None or clock.target is None:
+    if clock.start is None or clock.target is None:
         row.update(started_at=None, deadline=None, remaining_seconds=None, overdue_seconds=None,
                    elapsed_seconds=None, warnings_sent=clock.warned, target_seconds=None)
         return row
     deadline = clock.deadline
+    if clock.status is ClockStatus.DONE:
+        row.update(started_at=iso_instant(clock.start), deadline=iso_instant(deadline), remaining_seconds=None,
+                   overdue_seconds=None, elapsed_seconds=None if clock.elapsed is None else _seconds(clock.elapsed),
+                   warnings_sent=clock.warned, target_seconds=_seconds(clock.target),
+                   stopped_at=None if clock.stopped_at is None else iso_instant(clock.stopped_at))
+        return row
     if clock.status is ClockStatus.PAUSED:
         worked = clock.worked
     else:

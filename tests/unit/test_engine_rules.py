@@ -459,11 +459,15 @@ def test_same_event_id_on_another_ticket_is_not_a_duplicate() -> None:
 # -- closed marker -----------------------------------------------------------------------------------
 
 
-def test_closed_ticket_becomes_a_small_marker_that_ignores_events_until_it_expires() -> None:
+def test_closed_ticket_becomes_a_marker_that_ignores_events_until_it_expires() -> None:
     run = Run(closed_retention=3600.0)
     run.apply(opened("t1", at=0, priority="P1", event_id="open-1"))
     assert run.apply(closed("t1", at=10)) == [("slo.completed", "t1", "P1", 600.0, True)]
-    assert set(run.store.get("t1") or {}) <= {"v", "ph", "s", "d", "ca"}
+    # Its seen ids, its retention timer, and what the status API shows of it: the ticket's
+    # terms and the clock's outcome (done, met, stopped at 10 minutes), no clock timers.
+    record = run.store.get("t1") or {}
+    assert set(record) <= {"v", "ph", "s", "d", "ca", "p", "pl", "c", "am", "ct", "cs", "st", "t", "m", "sp", "el"}
+    assert (record["ph"], record["cs"], record["m"], record["el"]) == ("c", "d", 1, 600_000_000)
 
     assert run.apply(opened("t1", at=20, priority="P1", event_id="open-1")) == []  # duplicate
     assert run.apply(opened("t1", at=20, priority="P1", event_id="open-2")) == []  # new id, still closed

@@ -207,7 +207,7 @@ def test_a_reopen_restarts_a_restartable_objective_as_a_new_cycle_and_first_resp
     assert breaches[1].deadline.isoformat() == "2024-05-01T05:20:00+00:00"  # type: ignore[attr-defined]
 
 
-def test_close_stops_every_open_clock_and_a_finished_ticket_keeps_only_its_seen_ids(policy: Policy) -> None:
+def test_close_stops_every_open_clock_and_the_closed_ticket_keeps_their_outcomes(policy: Policy) -> None:
     run = Run(policy=policy)
     run.apply(opened("t1", at=0, priority="P1"))
     run.apply(acknowledged("t1", at=5))
@@ -216,7 +216,12 @@ def test_close_stops_every_open_clock_and_a_finished_ticket_keeps_only_its_seen_
     assert by_objective(run, "slo.completed") == [("first_response", 300.0, True), ("resolution", 900.0, True),
                                                   ("eta", 600.0, True)]
     assert run.engine.clock_counts() == {}
-    assert set(run.store.data["t1"]) == {"ph", "s", "d", "ca"}, "a closed marker"
+    record = run.store.data["t1"]
+    assert record["ph"] == "c" and "br" not in record and "w" not in record
+    # Every clock is done, with its outcome kept for the status API; no running timers.
+    kept = [record, *record["x"]]
+    assert [(clock.get("o", "first_response"), clock["cs"], clock["m"], clock["el"]) for clock in kept] == [
+        ("first_response", "d", 1, 300_000_000), ("resolution", "d", 1, 900_000_000), ("eta", "d", 1, 600_000_000)]
 
 
 def test_a_ticket_whose_objectives_are_all_done_and_not_restartable_is_retired(tmp_path: Path) -> None:
@@ -228,7 +233,10 @@ def test_a_ticket_whose_objectives_are_all_done_and_not_restartable_is_retired(t
         run.apply(event)
         assert run.store.data["t1"]["ph"] == "r", "resolution still runs"
     run.apply(resolved("t1", at=8))
-    assert run.store.data["t1"] == {"ph": "d", "s": run.store.data["t1"]["s"]}
+    record = run.store.data["t1"]
+    assert record["ph"] == "d" and "d" not in record, "retired: no timer left"
+    assert [(clock.get("o", "first_response"), clock["cs"], clock["m"]) for clock in (record, *record["x"])] == [
+        ("first_response", "d", 1), ("resolution", "d", 1), ("eta", "d", 1)]
 
 
 def test_a_restarted_engine_rebuilds_every_clocks_gauges(policy: Policy) -> None:

@@ -37,7 +37,26 @@ def test_a_running_then_breached_first_response() -> None:
         "breached", None, 600.0, 3)
     engine.apply(acknowledged("t1", 45), clock(45))
     done = _view(DEFAULT, store, "t1", 50)
-    assert done["phase"] == "done" and done["objectives"] == [] and done["customer_id"] is None
+    assert (done["phase"], done["customer_id"], done["account_manager"]) == ("done", "acme", "dana")
+    assert done["objectives"] == [{
+        "objective": "first_response", "state": "breached", "priority": "P1", "calendar": "24x7",
+        "started_at": "2024-05-01T00:00:00.000000Z", "deadline": "2024-05-01T00:30:00.000000Z",
+        "remaining_seconds": None, "overdue_seconds": None, "elapsed_seconds": 2700.0, "warnings_sent": 3,
+        "target_seconds": 1800.0, "stopped_at": "2024-05-01T00:45:00.000000Z"}]
+
+
+def test_a_met_clock_and_one_whose_breach_was_retracted() -> None:
+    store = TouchedStore()
+    engine = SloEngine(DEFAULT, store)
+    engine.apply(opened("t3", 0, "P1"), clock(0))
+    engine.apply(acknowledged("t3", 12), clock(12))
+    (met,) = _view(DEFAULT, store, "t3", 20)["objectives"]
+    assert (met["state"], met["elapsed_seconds"], met["stopped_at"]) == ("met", 720.0, "2024-05-01T00:12:00.000000Z")
+    engine.apply(opened("t4", 0, "P1"), clock(0))
+    engine.advance(clock(35))  # breached at 30 minutes: noticed
+    engine.apply(acknowledged("t4", 25), clock(36))  # then the acknowledgement of 00:25 arrives
+    (retracted,) = _view(DEFAULT, store, "t4", 40)["objectives"]
+    assert (retracted["state"], retracted["elapsed_seconds"]) == ("retracted", 1500.0)
 
 
 def test_a_paused_clock_has_no_deadline_and_keeps_its_banked_time() -> None:
@@ -54,7 +73,7 @@ def test_a_paused_clock_has_no_deadline_and_keeps_its_banked_time() -> None:
     engine.apply(status_changed("t2", 20, "waiting_on_customer"), clock(20))
     view = _view(policy, store, "t2", 90)
     states = {clock["objective"]: clock for clock in view["objectives"]}
-    assert states["first_response"]["state"] == "completed"
+    assert states["first_response"]["state"] == "met"
     resolution = states["resolution"]
     assert (resolution["state"], resolution["deadline"], resolution["remaining_seconds"], resolution["elapsed_seconds"],
             resolution["target_seconds"]) == ("paused", None, None, 1200.0, 28800.0)
