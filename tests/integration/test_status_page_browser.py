@@ -268,6 +268,16 @@ def test_a_customer_follows_a_ticket_to_its_breach(worker: tuple[WorkerProcess, 
     for snapshot in (filtered, refreshed):
         assert sorted(row["cells"][0] for row in snapshot["clocks"]) == ["ACME-101", "GLOBEX-201"], snapshot["clocks"]
 
+    # Out again, and a wrong token: the form says so and shows nothing else.
+    browser.evaluate("document.querySelector('a[href=logout]').click()")
+    browser.wait_for("!!document.querySelector('input[name=token]')", timeout=10)
+    browser.evaluate("document.querySelector('input[name=token]').focus()")
+    browser.type_text("not-a-token-of-this-worker")
+    browser.press_enter()
+    assert browser.wait_for("(document.querySelector('[role=alert]') || {}).textContent", timeout=10) == \
+        "That token is not valid."
+    assert "ACME" not in browser.evaluate("document.body.innerText")
+
 
 def test_hostile_ids_stay_text_in_the_browser_in_both_renderings(browser: Chromium, tmp_path: Path) -> None:
     """Ids that would run script if pasted as markup: Chromium must show them as text, both
