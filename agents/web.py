@@ -33,7 +33,8 @@ from ticket_slo.schemas.access_tokens import load_tokens
 from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.streams.kafka.settings import Settings
 from ticket_slo.streams.status.access import AccessBook
-from ticket_slo.streams.status.page import FILTER_FIELDS, render_login, render_notice, render_page
+from ticket_slo.streams.status.page import (CONTENT_SECURITY_POLICY, FILTER_FIELDS, render_login, render_notice,
+                                           render_page)
 from ticket_slo.streams.status.queries import MAX_LIMIT, QueryError, parse_open_query
 
 __all__ = ["WebSettingsError", "StatusWeb", "access_book", "own_url", "COOKIE_NAME"]
@@ -236,8 +237,9 @@ class StatusWeb:
 
 
 def _html(page: str, status: int = 200) -> web.Response:
+    """A page, whose policy lets only its own style and script run (by their hashes)."""
     return web.Response(text=page, status=status, content_type="text/html", charset="utf-8",
-                        headers=_PAGE_HEADERS)
+                        headers={**_PAGE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY})
 
 
 def _see_other() -> web.Response:

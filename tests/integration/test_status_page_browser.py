@@ -176,6 +176,10 @@ def test_a_customer_follows_a_ticket_to_its_breach(worker: tuple[WorkerProcess, 
     assert "customer acme" in browser.evaluate("document.querySelector('header').innerText")
     assert browser.evaluate("document.querySelector('input[name=customer]')") is None  # no customer filter
     browser.evaluate("window.stillTheSamePage = true")  # gone if anything reloads the page
+    # Only the page's own script runs: one injected into the document is refused by its policy.
+    browser.evaluate("const s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+                     "document.body.appendChild(s)")
+    assert browser.evaluate("typeof window.injected") == "undefined"
 
     snapshots: list[dict[str, Any]] = []
 
