@@ -24,7 +24,7 @@ endif
 # promtool and the Prometheus server (Debian's prometheus package) check metrics, rules and
 # dashboards in the tests; amtool and Alertmanager (prometheus-alertmanager) the alert routing
 # and the alert bridge's end-to-end test; chromium (headless) and pdfinfo (poppler-utils) print the
-# SLA report to PDF and PNG.
+# SLA report to PDF and PNG, and chromium drives the status page in its browser test.
 # Installed when missing and we are root (as in CI); else say how.
 tools:
 	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
@@ -38,7 +38,7 @@ tools:
 	fi
 	@if ! command -v chromium >/dev/null || ! command -v pdfinfo >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "== installing Debian's chromium and poppler-utils packages (for the SLA report's print test)"; \
+	    echo "== installing Debian's chromium and poppler-utils packages (for the SLA report's print test and the status page's browser test)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium poppler-utils fonts-dejavu-core >/dev/null; \
 	  else \
 	    echo "make: the tests need chromium and pdfinfo: sudo apt-get install chromium poppler-utils fonts-dejavu-core" >&2; exit 1; \

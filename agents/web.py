@@ -33,6 +33,8 @@ from ticket_slo.schemas.access_tokens import load_tokens
 from ticket_slo.schemas.errors import TicketSloError
 from ticket_slo.streams.kafka.settings import Settings
 from ticket_slo.streams.status.access import AccessBook
+from ticket_slo.streams.status.page import (CONTENT_SECURITY_POLICY, FILTER_FIELDS, render_login, render_notice,
+                                           render_page)
 from ticket_slo.streams.status.queries import MAX_LIMIT, QueryError, parse_open_query
 
 __all__ = ["WebSettingsError", "StatusWeb", "access_book", "own_url", "COOKIE_NAME"]
@@ -147,6 +149,26 @@ class StatusWeb:
             async def get(self, request: web.Request) -> web.StreamResponse:
                 return await status.recent(request)
 
+        @app.page("/")
+        class PageView(faust.web.View):  # type: ignore[misc]
+            async def get(self, request: web.Request) -> web.StreamResponse:
+                return await status.page(request)
+
+        @app.page("/login")
+        class LoginView(faust.web.View):  # type: ignore[misc]
+            async def get(self, request: web.Request) -> web.StreamResponse:
+                return _html(render_login(None))
+
+            async def post(self, request: web.Request) -> web.StreamResponse:
+                return await status.login(request)
+
+        @app.page("/logout")
+        class LogoutView(faust.web.View):  # type: ignore[misc]
+            async def get(self, request: web.Request) -> web.StreamResponse:
+                response = _see_other()
+                response.del_cookie(COOKIE_NAME, path="/")
+                return response
+
     async def ticket(self, request: web.Request, ticket_id: str) -> web.StreamResponse:
         service = self._service()
         if service is None:
@@ -176,8 +198,52 @@ class StatusWeb:
             return _json(Answer(400, {"error": f"limit={raw!r} must be a whole number between 1 and {MAX_LIMIT}"}))
         return _json(await service.recent(int(raw), request["viewer"]))
 
+    # -- the page ------------------------------------------------------------------------------
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        """The status page from the same answers as the API's (the login form without a viewer)."""
+        viewer = request["viewer"]
+        if viewer is None:
+            return _html(render_login(None), 401)
+        service = self._service()
+        if service is None:
+            return _html(render_notice(_starting().body["error"], retry_seconds=RETRY_AFTER_SECONDS), 503)
+        filters = {name: request.query[name] for name in FILTER_FIELDS if request.query.get(name)}
+        try:
+            query = parse_open_query(filters)
+        except QueryError as exc:
+            return _html(render_notice(str(exc)), 400)
+        opened = await service.open_clocks(query, viewer, gather=True, credentials=_credentials(request))
+        recent = await service.recent(20, viewer)
+        for answer in (opened, recent):
+            if answer.status != 200:
+                return _html(render_notice(str(answer.body.get("error", "not available")),
+                                           retry_seconds=RETRY_AFTER_SECONDS), answer.status)
+        return _html(render_page(opened.body, recent.body, viewer=viewer.describe(), filters=filters))
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """``POST /login``: a valid token becomes the session cookie, then back to the page."""
+        if self.access.open_access:
+            return _see_other()  # no tokens file: everyone is staff, there is nothing to keep
+        token = (await request.post()).get("token")
+        if not isinstance(token, str) or not token or self.access.viewer(token) is None:
+            return _html(render_login("That token is not valid."), 401)
+        response = _see_other()
+        response.set_cookie(COOKIE_NAME, cookie_value(token), httponly=True, samesite="Strict", path="/")
+        return response
+
     def _service(self) -> StatusService | None:
         return self.service
+
+
+def _html(page: str, status: int = 200) -> web.Response:
+    """A page, whose policy lets only its own style and script run (by their hashes)."""
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8",
+                        headers={**_PAGE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY})
+
+
+def _see_other() -> web.Response:
+    return web.Response(status=303, headers={"Location": "/", **_JSON_HEADERS})
 
 
 def _starting() -> Answer:

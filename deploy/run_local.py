@@ -112,8 +112,8 @@ def run_pipeline(bootstrap: str, children: dict[subprocess.Popen[bytes], str], i
     children[subprocess.Popen([*TICKET_SLO, "simulate"], env=env, cwd=REPO)] = "the simulator (ticket-slo simulate)"
     say(f"broker at {bootstrap}; worker and simulator running")
     say(f"policy: {env['TICKET_SLO_POLICY']}")
-    say(f"open clocks: http://{env.get('TICKET_SLO_WEB_ADDR') or '127.0.0.1'}:{env.get('TICKET_SLO_WEB_PORT') or 6066}"
-        "/api/open")
+    web = f"http://{env.get('TICKET_SLO_WEB_ADDR') or '127.0.0.1'}:{env.get('TICKET_SLO_WEB_PORT') or 6066}"
+    say(f"status page: {web}/   open clocks as JSON: {web}/api/open")
     say(f"watch it: KAFKA_BOOTSTRAP_SERVERS={bootstrap} .venv/bin/ticket-slo tail breaches"
         "   (or warnings, outcomes, dlq)")
     say("press Ctrl-C to stop everything")

@@ -47,7 +47,7 @@ def shipped_sources() -> dict[str, str]:
     files = {}
     for folder in PACKAGE_DIRS.values():
         for path in (REPO / folder).rglob("*"):
-            if (path.suffix in (".py", ".yaml") or path.name == "py.typed") and "__pycache__" not in path.parts:
+            if (path.suffix in (".py", ".yaml", ".css", ".js") or path.name == "py.typed") and "__pycache__" not in path.parts:
                 files[import_name(path)] = path.relative_to(REPO).as_posix()
     return files
 
@@ -99,6 +99,7 @@ def test_the_wheel_holds_every_module_and_the_default_policy(wheel: Path) -> Non
     expected = shipped_sources()
     assert "ticket_slo/streams/bench/command.py" in expected
     assert "ticket_slo/schemas/default_policy.yaml" in expected and "ticket_slo/agents/py.typed" in expected
+    assert "ticket_slo/streams/status/page.js" in expected and "ticket_slo/streams/status/page.css" in expected
     missing = set(expected) - names
     assert not missing, f"not in {wheel.name}: {sorted(missing)}"
 
