@@ -415,8 +415,8 @@ def stop(ticket_id: str, state: TicketState, clock: ClockState, terms: Terms, st
         clock.breached = True
     elapsed = _worked_until(clock, terms, plan, stopped_at)
     out.append(slo_outputs.completed(ticket_id, state, clock, stopped_at, met, elapsed))
-    clock.status = ClockStatus.DONE  # its record keeps its terms and this outcome, not its timers
-    clock.met, clock.elapsed, clock.stopped_at = met, elapsed, stopped_at
+    clock.status = ClockStatus.DONE  # its record keeps whether it met, not its terms or timers
+    clock.met = met
     return out
 
 

@@ -202,13 +202,15 @@ class TicketState:
 
     def retire(self, phase: Phase) -> None:
         """Become a ``done`` or ``closed`` state: nothing moves any more. The seen ids stay for
-        de-duplication; the ticket's terms and its clocks' outcomes stay for the status API
-        (a customer following the ticket sees it answered, not gone); timers go."""
+        de-duplication; the customer, the priority and whether each clock met stay for the
+        status API (a customer following the ticket sees it answered, not gone); the rest of
+        the terms and the timers go: a retired record is written for every ticket, keep it small."""
         if phase not in (Phase.DONE, Phase.CLOSED):
             raise ValueError(f"cannot retire a ticket into phase {phase.name.lower()}")
         self.due = None
         self.buffer = []
         self.buffered_at = None
+        self.plan = self.account_manager = self.contract = None
         self.closed_at = None
         self.clocks = [clock for clock in self.clocks if clock.status is ClockStatus.DONE]
         self.phase = phase

@@ -67,7 +67,8 @@ class PartitionClocks:
         customer = record.get("c")
         if customer is not None:
             self._add(customer, ticket_id)
-        if _needs_attention(record):
+        # The usual record (one running clock, beside the ticket's keys) is told at a glance.
+        if ("br" in record or "x" in record or record.get("cs") == _PAUSED) and _needs_attention(record):
             self._attention.add(ticket_id)
         else:
             self._attention.discard(ticket_id)

@@ -76,12 +76,6 @@ def clock_row(state: TicketState, clock: ClockState, terms: Terms, now: int) -> 
                    elapsed_seconds=None, warnings_sent=clock.warned, target_seconds=None)
         return row
     deadline = clock.deadline
-    if clock.status is ClockStatus.DONE:
-        row.update(started_at=iso_instant(clock.start), deadline=iso_instant(deadline), remaining_seconds=None,
-                   overdue_seconds=None, elapsed_seconds=None if clock.elapsed is None else _seconds(clock.elapsed),
-                   warnings_sent=clock.warned, target_seconds=_seconds(clock.target),
-                   stopped_at=None if clock.stopped_at is None else iso_instant(clock.stopped_at))
-        return row
     if clock.status is ClockStatus.PAUSED:
         worked = clock.worked
     else:
