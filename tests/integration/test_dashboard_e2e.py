@@ -150,6 +150,11 @@ def test_every_panel_shows_the_figures_of_the_tickets(kafka_bootstrap: str, tmp_
             event("D5", 1, "ticket.opened", now, priority="P3", customer_id="c"),
         ])
         assert consume(kafka_bootstrap, worker.topic("ticket-slo-breaches"), expect=4, timeout=30)
+        # Someone follows the tickets through the status API: its panels have figures too.
+        for path in ("/api/tickets/D1", "/api/open", "/api/tickets/D5"):
+            with urllib.request.urlopen(worker.web_url + path, timeout=10) as response:
+                assert response.status == 200
+        _wait_for(url, 'sum(ticket_slo_api_requests_total{job="ticket-slo",status="200"}) == 3')
         _wait_for(url, 'sum(ticket_slo_breaches_total{job="ticket-slo",objective="first_response"}) == 2')
         _wait_for(url, 'sum(ticket_slo_breaches_total{job="ticket-slo",objective="eta"}) == 2')
         _wait_for(url, 'sum(ticket_slo_outcomes_total{job="ticket-slo",objective="first_response"}) == 3')
