@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Final, Mapping
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -39,7 +40,7 @@ from ticket_slo.streams.status.queries import OpenQuery, encode_cursor
 from ticket_slo.streams.kafka.recent_breaches import RecentBreaches
 from ticket_slo.streams.status.ticket_view import iso_instant, read_record, ticket_view
 
-__all__ = ["StatusService", "Answer", "RETRY_AFTER_SECONDS", "expected_partition"]
+__all__ = ["StatusService", "Answer", "RETRY_AFTER_SECONDS", "expected_partition", "peers_of"]
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +206,6 @@ class StatusService:
 
 
 def _quote(ticket_id: str) -> str:
-    from urllib.parse import quote
-
     return quote(ticket_id, safe="")
 
 
@@ -214,5 +213,3 @@ def peers_of(metadata: Mapping[str, Mapping[str, list[int]]], changelog: str) ->
     """URL → partitions of ``changelog`` from Faust's assignment metadata."""
     return {url.rstrip("/"): sorted(topics.get(changelog, ())) for url, topics in metadata.items()}
 
-
-__all__ += ["peers_of"]

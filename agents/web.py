@@ -25,6 +25,7 @@ import time
 from typing import Awaitable, Callable, Final
 
 import faust
+import orjson
 from aiohttp import web
 
 from ticket_slo.agents.metrics import SloMetrics
@@ -37,7 +38,7 @@ from ticket_slo.streams.status.page import (CONTENT_SECURITY_POLICY, FILTER_FIEL
                                            render_page)
 from ticket_slo.streams.status.queries import MAX_LIMIT, QueryError, parse_open_query
 
-__all__ = ["WebSettingsError", "StatusWeb", "access_book", "own_url", "COOKIE_NAME"]
+__all__ = ["WebSettingsError", "StatusWeb", "access_book", "own_url", "cookie_value", "COOKIE_NAME"]
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +258,6 @@ def _json(answer: Answer, headers: dict[str, str] | None = None) -> web.Response
         extra["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if headers:
         extra.update(headers)
-    import orjson
-
     return web.Response(body=orjson.dumps(answer.body), status=answer.status, content_type="application/json",
                         headers=extra)
 
@@ -299,5 +298,3 @@ def _credentials(request: web.Request) -> dict[str, str]:
 def cookie_value(token: str) -> str:
     return base64.urlsafe_b64encode(token.encode("utf-8")).decode().rstrip("=")
 
-
-__all__ += ["cookie_value"]

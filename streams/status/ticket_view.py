@@ -24,13 +24,10 @@ from ticket_slo.streams.core.ticket_state import Phase, TicketState
 from ticket_slo.streams.core.timebase import MICROS_PER_SECOND
 from ticket_slo.streams.status.queries import NO_DEADLINE, SortKey
 
-__all__ = ["read_record", "ticket_view", "clock_row", "open_clock_rows", "customer_of", "clock_state_name", "iso_instant", "PHASE_NAMES",
-           "OPEN_STATES"]
+__all__ = ["read_record", "ticket_view", "clock_row", "open_clock_rows", "clock_state_name", "iso_instant", "PHASE_NAMES"]
 
 PHASE_NAMES: Final = {Phase.PENDING: "pending", Phase.RUNNING: "running", Phase.DONE: "done",
                       Phase.CLOSED: "closed"}
-#: The states of a clock whose outcome is still to come.
-OPEN_STATES: Final = ("running", "paused", "breached")
 
 
 def read_record(value: Record | bytes | None) -> Record | None:
@@ -125,8 +122,3 @@ def open_clock_rows(ticket_id: str, record: Record, terms: Terms, now: int) -> l
         due = NO_DEADLINE if clock.status is ClockStatus.PAUSED else clock.deadline
         rows.append(((due, ticket_id, clock.objective), row))
     return rows
-
-
-def customer_of(record: Record) -> str | None:
-    """The record's customer while the ticket is tracked (retired records keep none)."""
-    return record.get("c")
