@@ -14,8 +14,8 @@ and ``GET /api/open?customer=`` at fixed rates from before the first send to lag
 The producer shares the machine with the worker, alike in every run.
 
 The machine moves a drain by about ±5 % from one run to the next, as much as the cost to
-be measured: the runs alternate (off, on, on, off by default: a drift of the machine weighs
-on both sides alike), every run is reported, and the cost is taken between the medians.
+be measured: the runs alternate (off, on, on, off, twice, by default: a drift of the machine
+weighs on both sides alike), every run is reported, and the cost is taken between the medians.
 The worker's CPU per drained event, which other load moves much less, is given beside it.
 """
 
@@ -25,13 +25,15 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from ticket_slo.streams.bench.api_client import ApiConnection, open_path
 from ticket_slo.streams.bench.context import BenchContext, Phase
 from ticket_slo.streams.bench.kafka_io import LagWatcher, find_keys, last_record_times, produce, progress
 from ticket_slo.streams.bench.lifecycle import API_CUSTOMER, Record, open_tickets
-from ticket_slo.streams.bench.phases import _probe_records, _probes, _rate, throughput_events
+from ticket_slo.streams.bench.phases import (_probe_records, _probes, _profiler_starter, _rate, _stop_profilers,
+                                             throughput_events)
 from ticket_slo.streams.bench.plan import LONG_POLICY
 from ticket_slo.streams.bench.processes import BenchError, Child
 from ticket_slo.streams.kafka.topics import ensure_topics
@@ -110,8 +112,9 @@ def _settle(ctx: BenchContext, phase: Phase, probes: list[bytes], web: str) -> N
     time.sleep(1.0)
 
 
-def _run(ctx: BenchContext, index: int, web: str, drained: list[Record]) -> dict[str, Any]:
-    """One live worker, the web API ``web`` ("off", or "on" under load), and ``drained`` sent to it."""
+def _run(ctx: BenchContext, index: int, web: str, drained: list[Record], profile: Path | None) -> dict[str, Any]:
+    """One live worker, the web API ``web`` ("off", or "on" under load), and ``drained`` sent to it;
+    with ``profile``, py-spy samples the worker during the drain (``cost.txt`` → ``cost-2-on.txt``)."""
     plan = ctx.plan
     what = f"api cost {index}/{len(plan.api_cost_order)}: web API {web}"
     phase = ctx.phase(f"apicost{index}-{web}", LONG_POLICY, TICKET_SLO_WEB_ENABLED=_WEB[web])
@@ -122,6 +125,8 @@ def _run(ctx: BenchContext, index: int, web: str, drained: list[Record]) -> dict
                          customer_tickets=plan.api_customer_tickets)
     produce(settings, settings.topics.events, [*_probe_records(probes), *opens], what="probes and open tickets")
     loads: list[Child] = []
+    spies: list[Child] = []
+    profile_out = None if profile is None else profile.with_name(f"{profile.stem}-{index}-{web}{profile.suffix}")
     worker = ctx.start_worker(phase)
     watcher = LagWatcher(settings, settings.app_id, settings.topics.events, ctx.partitions)
     try:
@@ -132,6 +137,7 @@ def _run(ctx: BenchContext, index: int, web: str, drained: list[Record]) -> dict
             time.sleep(1.0)  # the load at its pace before the first event is sent
         progress(f"{what}: worker live; sending {len(drained):,} events")
         ctx.ledger.begin(f"{what}: live drain")
+        _profiler_starter(worker, profile_out, spies)()
         started = time.time()
         _, send_s = produce(settings, settings.topics.events, drained, what="live input", total=len(drained))
         zero_at = watcher.wait_zero(plan.wait_limit, what=what, on_tick=ctx.ledger.sample,
@@ -139,6 +145,7 @@ def _run(ctx: BenchContext, index: int, web: str, drained: list[Record]) -> dict
         cpu = ctx.ledger.end().as_dict()
         rss = worker.rss()
     finally:
+        _stop_profilers(spies)
         watcher.close()
         try:
             load = _stop_load(loads)
@@ -150,12 +157,15 @@ def _run(ctx: BenchContext, index: int, web: str, drained: list[Record]) -> dict
              "events_per_s_to_last_write": round(_rate(len(drained), last_write - started), 1),
              "rss_mib_after": round((rss or 0) / 2**20, 1), "cpu": cpu}
     progress(f"{what}: {drain['events_per_s']:,.0f} events/s")
+    if spies:
+        drain["profiled"] = str(profile_out)
     return {"web": web, "events_per_s": drain["events_per_s"], "worker_us_per_event": worker_us_per_event(drain),
             "drain": drain, "load": load}
 
 
-def api_cost(ctx: BenchContext, batch: list[Record]) -> dict[str, Any]:
-    """The live drains of ``api_cost_order``; every run and the medians' cost."""
+def api_cost(ctx: BenchContext, batch: list[Record], profile: Path | None = None) -> dict[str, Any]:
+    """The live drains of ``api_cost_order``; every run and the medians' cost (with ``profile``,
+    each drain py-spied, which slows the worker: for finding where the cost goes, not its size)."""
     plan = ctx.plan
     if not {"off", "on"} <= set(plan.api_cost_order) or not set(plan.api_cost_order) <= set(_WEB):
         raise BenchError(f"the API-cost phase needs runs with the web API off and on (and may have idle ones), "
@@ -163,7 +173,7 @@ def api_cost(ctx: BenchContext, batch: list[Record]) -> dict[str, Any]:
     drained = throughput_events(ctx, batch)
     progress(f"api cost: {len(drained):,} events sent to a live worker {len(plan.api_cost_order)} times "
              f"(web API {', '.join(plan.api_cost_order)})")
-    runs = [_run(ctx, index, web, drained) for index, web in enumerate(plan.api_cost_order, 1)]
+    runs = [_run(ctx, index, web, drained, profile) for index, web in enumerate(plan.api_cost_order, 1)]
     return {
         "events": len(drained),
         "open_tickets": plan.api_load_open_tickets,

@@ -45,7 +45,8 @@ def add_bench_command(commands: Any) -> None:
     bench.add_argument("--open-tickets", type=int, help="open tickets of the large-state runs (default 1000000)")
     bench.add_argument("--breach-seconds", type=float, help="seconds of load in the breach-timeliness phase")
     bench.add_argument("--profile", type=Path, help="py-spy the worker during each drain into this file (the "
-                                                    "open-tickets phases: the phase's name added to its name; "
+                                                    "open-tickets phases: the phase's name added to its name; the API-cost drains: their number and web "
+                                                    "mode; "
                                                     "needs py-spy; slows the worker down)")
     bench.add_argument("--only", type=_phase_list, metavar="PHASE[,PHASE]",
                        help=f"run only these phases ({', '.join(PHASES)}); for iterating on one figure")

@@ -188,7 +188,7 @@ def run_bench(options: BenchOptions, settings: Settings) -> int:
         measure("python_limit", lambda: phases.python_limit(ctx, batch))
         measure("engine_limit", lambda: phases.engine_limit(ctx, batch, figures.get("python_limit")))
         measure("pipeline", lambda: phases.pipeline(ctx, batch, options.profile))
-        measure("api_cost", lambda: api_cost.api_cost(ctx, batch))
+        measure("api_cost", lambda: api_cost.api_cost(ctx, batch, options.profile))
         if "pipeline" in figures:
             measure("breaches", lambda: breaches.breach_timeliness(ctx, figures["pipeline"]["events_per_s"]))
         elif options.only is not None and "breaches" in options.only:
