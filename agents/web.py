@@ -22,7 +22,7 @@ import ipaddress
 import logging
 import socket
 import time
-from typing import Awaitable, Callable, Final
+from typing import Awaitable, Callable, Final, Mapping
 
 import faust
 import orjson
@@ -38,7 +38,7 @@ from ticket_slo.streams.status.page import (CONTENT_SECURITY_POLICY, FILTER_FIEL
                                            render_page)
 from ticket_slo.streams.status.queries import MAX_LIMIT, QueryError, parse_open_query
 
-__all__ = ["WebSettingsError", "StatusWeb", "access_book", "own_url", "cookie_value", "COOKIE_NAME"]
+__all__ = ["WebSettingsError", "StatusWeb", "access_book", "own_url", "cookie_value", "came_over_https", "COOKIE_NAME"]
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,8 @@ class StatusWeb:
         if not isinstance(token, str) or not token or self.access.viewer(token) is None:
             return _html(render_login("That token is not valid."), 401)
         response = _see_other()
-        response.set_cookie(COOKIE_NAME, cookie_value(token), httponly=True, samesite="Strict", path="/")
+        response.set_cookie(COOKIE_NAME, cookie_value(token), httponly=True, samesite="Strict", path="/",
+                            secure=came_over_https(request.secure, request.headers))
         return response
 
     def _service(self) -> StatusService | None:
@@ -293,6 +294,24 @@ def _credentials(request: web.Request) -> dict[str, str]:
     """The caller's credentials, as a header a peer accepts (a cookie becomes a bearer token)."""
     token = _token_of(request)
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def came_over_https(secure: bool, headers: Mapping[str, str]) -> bool:
+    """Whether the browser's connection was HTTPS: this worker's own (never, today), or the
+    TLS proxy's in front of it, as it says in ``X-Forwarded-Proto`` or ``Forwarded`` (the first
+    hop's). The session cookie is then ``Secure``: the browser never sends it over plain HTTP.
+    A forged header gains nothing: it only makes the caller's own cookie stricter."""
+    if secure:
+        return True
+    forwarded_proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    if forwarded_proto:
+        return forwarded_proto == "https"
+    first_hop = headers.get("Forwarded", "").split(",")[0]
+    for pair in first_hop.split(";"):
+        name, _, value = pair.strip().partition("=")
+        if name.lower() == "proto":
+            return value.strip().strip('"').lower() == "https"
+    return False
 
 
 def cookie_value(token: str) -> str:

@@ -4,7 +4,9 @@ token, and a customer token that must never see another customer's ticket by any
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.parse
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -35,6 +37,22 @@ def _opened(ticket: str, customer: str, priority: str) -> tuple[bytes, bytes]:
     body = {"event_id": f"{ticket}-o", "type": "ticket.opened", "ticket_id": ticket, "priority": priority,
             "customer_id": customer, "plan": "default", "occurred_at": at.isoformat()}
     return ticket.encode(), json.dumps(body).encode()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _login(base_url: str, token: str, headers: dict[str, str]) -> tuple[int, str | None]:
+    """(status, Set-Cookie) of the login form's POST, its redirect not followed."""
+    request = urllib.request.Request(f"{base_url}/login", data=urllib.parse.urlencode({"token": token}).encode(),
+                                     headers=headers, method="POST")
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=10) as response:
+            return response.status, response.headers.get("Set-Cookie")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Set-Cookie")
 
 
 def test_a_customer_token_sees_its_customer_only_and_tokens_stay_out_of_logs(kafka_bootstrap: str,
@@ -124,6 +142,17 @@ def test_a_customer_token_sees_its_customer_only_and_tokens_stay_out_of_logs(kaf
                     assert status in (400, 404), (trick, status, body)
             status, _, body = get(worker.web_url + "/table/tickets/", STAFF)
             assert status == 404, "Faust's table view must not be served, not even to staff"
+
+        # The login form's session cookie: HttpOnly and SameSite=Strict always, Secure when the
+        # TLS proxy in front says the browser came over HTTPS; none for a wrong token.
+        for forwarded, secure in (({}, False), ({"X-Forwarded-Proto": "https"}, True),
+                                  ({"Forwarded": "for=192.0.2.1;proto=https"}, True)):
+            status, cookie = _login(first.web_url, ACME, forwarded)
+            assert status == 303 and cookie is not None, (forwarded, status)
+            assert cookie.startswith("ticket_slo_token=") and ACME not in cookie
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
+            assert ("Secure" in cookie) is secure, (forwarded, cookie)
+        assert _login(first.web_url, WRONG, {"X-Forwarded-Proto": "https"}) == (401, None)
 
         for worker in workers:
             log = worker.log()
