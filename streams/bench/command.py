@@ -35,7 +35,7 @@ def add_bench_command(commands: Any) -> None:
                     "plans), the status API's latency at 10 thousand and 1 million open tickets and what serving it "
                     "costs the throughput, breach timeliness "
                     "at 70% load, catch-up after a crash (SIGKILL in a backlog), memory per open ticket and "
-                    "restart time. A table on stdout (or --json), progress on stderr. About 9 minutes; --quick "
+                    "restart time. A table on stdout (or --json), progress on stderr. About 11 minutes; --quick "
                     "under 2.")
     bench.add_argument("--quick", action="store_true", help="a reduced run (small sizes) that still gives every figure")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
