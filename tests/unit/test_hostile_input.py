@@ -183,11 +183,22 @@ def test_unknown_types_are_unknown_type(tag: Any) -> None:
     assert outcome(encode({**BASE, "type": tag})) == "unknown_type"
 
 
+@pytest.mark.parametrize("stamp, utc", [
+    ("1969-12-31T23:30:00-01:00", "1970-01-01T00:30:00Z"), ("9000-01-01T00:30:00+01:00", "8999-12-31T23:30:00Z"),
+    ("1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"), ("8999-12-31T23:59:59.999999Z", "8999-12-31T23:59:59.999999Z"),
+    ("1971-01-01T00:00:00+23:59", "1970-12-31T00:01:00Z"), ("8998-12-31T23:59:59-23:59", "8999-01-01T23:58:59Z"),
+])
+def test_timestamps_in_range_once_in_utc_are_accepted_whatever_their_local_year(stamp: str, utc: str) -> None:
+    parsed = parse_event(encode(event("ticket.acknowledged", occurred_at=stamp)))
+    assert parsed.occurred_at == datetime.fromisoformat(utc.replace("Z", "+00:00"))
+
+
 @pytest.mark.parametrize("stamp", [
     "2026-05-01T09:30:00", "2026-05-01 09:30:00", "2026-05-01T09:30:00.123456",  # no offset
     "0000-01-01T00:00:00Z", "99999-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
     "2026-05-01T24:00:00Z", "2026-05-01T09:30:00+24:00", "1969-12-31T23:59:59Z", "9000-01-01T00:00:00Z",
     "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59",  # in datetime's range, not once in UTC
+    "1970-01-01T00:30:00+01:00", "8999-12-31T23:00:00-02:00",  # in range by their local year only
     "", "now", 1777777777, 1.5e300, True, None, ["2026-05-01T09:30:00Z"],
 ])
 @pytest.mark.parametrize("field, kind", [("occurred_at", "ticket.acknowledged"), ("eta", "ticket.eta_reported")])
