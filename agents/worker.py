@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import socket
+from dataclasses import replace
 
 import faust
 
@@ -43,17 +44,28 @@ def prepare_data_dir(settings: Settings) -> None:
                            f"{exc.strerror or exc}") from None
 
 
-def check_web_port(settings: Settings) -> None:
-    """Fail with one line now if the status API's port is taken, not with Faust's traceback later."""
+def settle_web_port(settings: Settings) -> Settings:
+    """The settings with the status API's port settled before the app (and its URL, which the
+    other workers are told) is made: a port of 0 becomes a free one; the default port taken
+    (a second worker on this machine) becomes a free one with a warning; a port given in
+    TICKET_SLO_WEB_PORT and taken stops the worker with one line, not Faust's traceback later."""
     family = socket.AF_INET6 if ":" in settings.web_addr else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((settings.web_addr, settings.web_port))
+            if settings.web_port != 0:
+                return settings
         except OSError as exc:
-            raise MetricsPortError(
-                f"cannot serve the status API on {settings.web_addr}:{settings.web_port} "
-                f"(TICKET_SLO_WEB_ADDR/PORT): {exc.strerror or exc}") from exc
+            if settings.web_port_chosen or settings.web_url:
+                raise MetricsPortError(
+                    f"cannot serve the status API on {settings.web_addr}:{settings.web_port} "
+                    f"(TICKET_SLO_WEB_ADDR/PORT): {exc.strerror or exc}") from exc
+            probe.bind((settings.web_addr, 0))
+            log.warning("status API: port %d is taken (another worker on this machine?): serving on port %d "
+                        "instead; set TICKET_SLO_WEB_PORT to choose one", settings.web_port,
+                        probe.getsockname()[1])
+        return replace(settings, web_port=int(probe.getsockname()[1]))
 
 
 def run_worker(settings: Settings, policy: Policy, access: AccessBook | None = None) -> int:
@@ -75,7 +87,7 @@ def run_worker(settings: Settings, policy: Policy, access: AccessBook | None = N
             f"cannot serve metrics on {settings.metrics_addr}:{settings.metrics_port} "
             f"(TICKET_SLO_METRICS_ADDR/PORT): {exc.strerror or exc}") from exc
     if settings.web_enabled:
-        check_web_port(settings)
+        settings = settle_web_port(settings)
     app = create_app(settings, policy, metrics, access)
     if settings.web_enabled:
         log.info("status API on %s:%d (reached by the other workers at %s)%s", settings.web_addr, settings.web_port,

@@ -39,7 +39,7 @@ ENVIRONMENT: dict[str, str] = {
     "TICKET_SLO_METRICS_PORT": "port of the /metrics endpoint (0: any free port, logged at start)",
     "TICKET_SLO_WEB_ENABLED": "true (default) or false: serve the status API and page",
     "TICKET_SLO_WEB_ADDR": "address the status API and page bind to (anything but loopback needs TICKET_SLO_WEB_TOKENS_FILE)",
-    "TICKET_SLO_WEB_PORT": "port of the status API and page",
+    "TICKET_SLO_WEB_PORT": "port of the status API and page (0: any free port, logged at start; unset and 6066 taken: a free one, with a warning)",
     "TICKET_SLO_WEB_URL": "URL at which the other workers reach this one's status API (default: http://ADDR:PORT, the host name for a wildcard ADDR)",
     "TICKET_SLO_WEB_TOKENS_FILE": "YAML file of the status API's access tokens (staff, or one customer each)",
     "TICKET_SLO_ORPHAN_TIMEOUT": "time an event of a never-opened ticket waits before going to the dead-letter topic (seconds, or a duration such as 90s, 30m, 1d)",
@@ -155,6 +155,8 @@ class Settings:
     web_enabled: bool = True
     web_addr: str = "127.0.0.1"
     web_port: int = 6066
+    #: TICKET_SLO_WEB_PORT was given: a taken port then stops the worker instead of moving it.
+    web_port_chosen: bool = False
     web_url: str | None = None
     web_tokens_file: Path | None = None
     # Connection security: one description, translated for Faust and kafka-python by
@@ -207,7 +209,8 @@ class Settings:
             metrics_port=_port(env, "TICKET_SLO_METRICS_PORT", defaults.metrics_port),
             web_enabled=_boolean(env, "TICKET_SLO_WEB_ENABLED", defaults.web_enabled),
             web_addr=env.get("TICKET_SLO_WEB_ADDR") or defaults.web_addr,
-            web_port=_nonzero_port(env, "TICKET_SLO_WEB_PORT", defaults.web_port),
+            web_port=_web_port(env, defaults.web_port),
+            web_port_chosen=bool(env.get("TICKET_SLO_WEB_PORT")),
             web_url=_web_url(env),
             web_tokens_file=Path(env["TICKET_SLO_WEB_TOKENS_FILE"]) if env.get("TICKET_SLO_WEB_TOKENS_FILE") else None,
             **_security(env),
@@ -283,11 +286,13 @@ def _web_url(env: Mapping[str, str]) -> str | None:
     return raw.rstrip("/")
 
 
-def _nonzero_port(env: Mapping[str, str], name: str, default: int) -> int:
-    """A port the other workers can be told in advance (not 0, the kernel's pick)."""
-    port = _port(env, name, default)
-    if port == 0:
-        raise SettingsError(f"{name}=0: the other workers must know this port in advance; give one (1-65535)")
+def _web_port(env: Mapping[str, str], default: int) -> int:
+    """The status API's port; 0 (the kernel's pick, made before the worker joins its group, so
+    the others are told it) cannot go with a TICKET_SLO_WEB_URL, which must name the port."""
+    port = _port(env, "TICKET_SLO_WEB_PORT", default)
+    if port == 0 and (env.get("TICKET_SLO_WEB_URL") or "").strip():
+        raise SettingsError("TICKET_SLO_WEB_PORT=0 picks a free port, which TICKET_SLO_WEB_URL cannot name: "
+                            "give the port (1-65535)")
     return port
 
 

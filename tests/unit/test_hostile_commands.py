@@ -204,7 +204,7 @@ def generated_environment_cases(rng: random.Random) -> Iterator[Case]:
         "TICKET_SLO_MAX_BATCH": ("empty", "huge"),
         "TICKET_SLO_SESSION_TIMEOUT": ("empty", "huge"),
         "TICKET_SLO_ORPHAN_TIMEOUT": ("empty", "huge"),
-        "TICKET_SLO_WEB_PORT": ("empty",),
+        "TICKET_SLO_WEB_PORT": ("empty", "zero"),
     }
     for name, valid in numbers.items():
         for family, value in bad_numbers(rng, 2, valid=valid):

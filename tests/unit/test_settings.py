@@ -134,3 +134,13 @@ def test_whole_numbers_and_ports_are_ascii_digits() -> None:
 
 def test_an_empty_log_level_is_the_default() -> None:
     assert Settings.from_env({"TICKET_SLO_LOG_LEVEL": ""}).log_level == "info"
+
+
+def test_the_status_api_port_may_be_left_to_the_kernel_unless_a_url_must_name_it() -> None:
+    assert Settings.from_env({}).web_port == 6066 and not Settings.from_env({}).web_port_chosen
+    assert not Settings.from_env({"TICKET_SLO_WEB_PORT": ""}).web_port_chosen  # empty: the default, not a choice
+    picked = Settings.from_env({"TICKET_SLO_WEB_PORT": "0"})
+    assert (picked.web_port, picked.web_port_chosen) == (0, True)
+    assert Settings.from_env({"TICKET_SLO_WEB_PORT": "7001"}).web_port_chosen
+    with pytest.raises(SettingsError, match=r"TICKET_SLO_WEB_PORT=0 picks a free port, which TICKET_SLO_WEB_URL"):
+        Settings.from_env({"TICKET_SLO_WEB_PORT": "0", "TICKET_SLO_WEB_URL": "http://worker-1:6066"})
