@@ -419,23 +419,18 @@ class Tracker:
 
     def _take(self, partition: int, records: Sequence[InputRecord], wall: float) -> BatchWrites:
         """Step 2 for a partition with records: each applied at the partition's clock."""
-        catch_up, grace = self._catch_up, self._grace
-        live = wall - grace
-
-        def catching_up(record: InputRecord) -> float:
-            stamp = record.timestamp
-            catch_up.on_event(partition, record.offset, stamp / 1000 if stamp is not None and stamp >= 0 else None)
-            now = catch_up.clock(partition, wall)
-            return live if now is None else now
+        catch_up = self._catch_up
+        live = wall - self._grace
 
         def caught_up(record: InputRecord) -> float:
             return live
 
+        clock: Callable[[InputRecord], float]
         if catch_up.caught_up(partition):  # for good: it only moves forward
             catch_up.on_event(partition, records[-1].offset, None)
             clock = caught_up
         else:
-            clock = catching_up
+            clock = catch_up.record_clock(partition, wall)
         tally = self._metrics.tally(wall)
         writes = self._batchers[partition].take(records, clock, wall, tally.add)
         tally.flush()

@@ -22,6 +22,10 @@ ends and what it processed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ticket_slo.streams.core.partition_batch import InputRecord
 
 __all__ = ["ReplayClock", "PartitionCatchUp"]
 
@@ -117,6 +121,37 @@ class PartitionCatchUp:
     def caught_up(self, partition: int) -> bool:
         state = self._partitions.get(partition)
         return state is not None and state.caught_up
+
+    def record_clock(self, partition: int, wall: float) -> Callable[[InputRecord], float]:
+        """For one batch of ``partition`` read at ``wall``: a function of each input record (its
+        offset and Kafka timestamp, ms; None or negative: unknown) that notes it (``on_event``)
+        and returns the engine clock then (``clock``, or ``wall - grace`` while that is unknown).
+
+        The same answers as the two calls, from the partition's state looked up once the first
+        record has made it: for one batch applied without a pause (nothing may reset or measure
+        the partition in between), which is how the worker applies a partition's share."""
+        grace, on_event, partitions = self._grace, self.on_event, self._partitions
+        live = wall - grace
+        state: _Partition | None = None
+
+        def clock(record: InputRecord) -> float:
+            nonlocal state
+            offset, stamp = record.offset, record.timestamp
+            seconds = stamp / 1000 if stamp is not None and stamp >= 0 else None
+            if state is None or state.tentative:  # the first record: on_event makes or settles the state
+                on_event(partition, offset, seconds)
+                state = partitions[partition]
+            else:
+                if offset >= state.next_offset:
+                    state.next_offset = offset + 1
+                if seconds is not None and (state.last_timestamp is None or seconds > state.last_timestamp):
+                    state.last_timestamp = seconds
+            last = state.last_timestamp
+            if last is None or state.next_offset >= state.end:
+                return live
+            return (wall if wall < last else last) - grace
+
+        return clock
 
     def clock(self, partition: int, wall: float) -> float | None:
         """The engine clock of ``partition`` now, or ``None`` while nothing says what time it is."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ticket_slo.streams.core.clocks import PartitionCatchUp
 
 WALL = 1_000_000.0
@@ -72,3 +77,50 @@ def test_an_unknown_start_without_any_event_is_taken_as_caught_up_after_the_pati
     assert catch_up.clock(0, WALL + 4) is None
     catch_up.set_backlog(0, committed=None, end=8, now=WALL + 5)
     assert catch_up.knows(0) and catch_up.clock(0, WALL + 5) == WALL + 5
+
+
+class _Record(NamedTuple):
+    offset: int
+    timestamp: int | None
+
+
+_setups = st.sampled_from(["unmeasured", "measured", "tentative", "caught up", "caught up soon"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(setup=_setups, stamps=st.lists(st.one_of(st.none(), st.integers(-5, 3_000_000)), min_size=1, max_size=30),
+       first=st.integers(0, 20), gaps=st.lists(st.integers(-3, 4), min_size=30, max_size=30),
+       wall=st.floats(0, 4_000, allow_nan=False))
+def test_a_batchs_record_clock_answers_as_on_event_then_clock(setup: str, stamps: list[int | None], first: int,
+                                                              gaps: list[int], wall: float) -> None:
+    """``record_clock`` is the worker's fast path through a catching-up batch: the same clock,
+    record by record, and the same state after, as ``on_event`` followed by ``clock``."""
+    offsets = [first]
+    for gap in gaps[:len(stamps) - 1]:
+        offsets.append(max(0, offsets[-1] + gap))  # repeats and steps back happen after a rewind
+    records = [_Record(offset, stamp) for offset, stamp in zip(offsets, stamps)]
+
+    def made() -> PartitionCatchUp:
+        catch_up = PartitionCatchUp(grace=1.5, patience=5.0)
+        if setup == "measured":
+            catch_up.set_backlog(3, committed=first, end=first + 40, now=0.0)
+        elif setup == "tentative":
+            catch_up.set_backlog(3, committed=None, end=25, now=0.0)
+        elif setup == "caught up soon":
+            catch_up.set_backlog(3, committed=first, end=first + 3, now=0.0)
+        elif setup == "caught up":
+            catch_up.set_backlog(3, committed=first, end=first, now=0.0)
+        return catch_up
+
+    slow, fast = made(), made()
+    expected = []
+    for record in records:
+        seconds = record.timestamp / 1000 if record.timestamp is not None and record.timestamp >= 0 else None
+        slow.on_event(3, record.offset, seconds)
+        now = slow.clock(3, wall)
+        expected.append(wall - 1.5 if now is None else now)
+    clock = fast.record_clock(3, wall)
+    assert [clock(record) for record in records] == expected
+    assert fast.caught_up(3) == slow.caught_up(3) and fast.clock(3, wall) == slow.clock(3, wall)
+    assert fast.knows(3) == slow.knows(3)
+    assert fast._partitions == slow._partitions  # every field of the state alike
