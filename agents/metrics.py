@@ -119,7 +119,8 @@ class AppliedTally:
         types[event.type] = types.get(event.type, 0) + 1
         for reason in applied.ignored:
             self._ignored[reason.value] = self._ignored.get(reason.value, 0) + 1
-        lag = self._wall - event.occurred_at.timestamp()
+        occurred = applied.occurred  # the engine's microseconds: 40 ns, where timestamp() takes 370
+        lag = self._wall - (event.occurred_at.timestamp() if occurred is None else occurred / 1_000_000)
         self._lags.append(lag if lag > 0.0 else 0.0)
         for group in applied.started:
             self._clocks[group] = self._clocks.get(group, 0) + 1

@@ -40,10 +40,13 @@ class Applied(NamedTuple):
     is ``IGNORED``), or, for an opening, each buffered event it applied that found the ticket
     already closed by an earlier one. ``EngineStats`` counts the same events. ``started``
     names the (objective, priority) of every clock the event started (an opening, an
-    acknowledgement that starts an ETA clock, a reopening that restarts one).
+    acknowledgement that starts an ETA clock, a reopening that restarts one). ``occurred`` is
+    the event's ``occurred_at`` in engine microseconds, as the engine computed it (None when it
+    did not: a duplicate, a buffered event), so that the worker's lag metric need not again.
     """
 
     effect: Effect
     emissions: list[Emission]
     ignored: tuple[Ignored, ...] = ()
     started: tuple[tuple[str, str], ...] = ()
+    occurred: int | None = None

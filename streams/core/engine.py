@@ -159,16 +159,19 @@ class SloEngine:
         out: list[BaseModel] = []
         ignored: tuple[Ignored, ...] = ()
         self._started = started = []
+        occurred: int | None = None
         if state.phase is Phase.PENDING:
             if isinstance(event, TicketOpened):
-                effect, ignored = self._open(ticket_id, state, event, now_us, out)
+                occurred = datetime_to_micros(event.occurred_at)
+                effect, ignored = self._open(ticket_id, state, event, occurred, now_us, out)
             else:
                 effect = self._buffer(ticket_id, state, event, source, now_us, out)
         else:
-            why = self._on_known_ticket(ticket_id, state, event, now_us, out, fire_at_once=True)
+            occurred = datetime_to_micros(event.occurred_at)
+            why = self._on_known_ticket(ticket_id, state, event, now_us, out, fire_at_once=True, occurred=occurred)
             effect, ignored = (Effect.APPLIED, ()) if why is None else (Effect.IGNORED, (why,))
         self._commit(ticket_id, state, old_due, old_census)
-        return Applied(effect, self._emit(ticket_id, out), ignored, tuple(started))
+        return Applied(effect, self._emit(ticket_id, out), ignored, tuple(started), occurred)
 
     def advance(self, now: float) -> list[Emission]:
         """Fire every timer the clock is strictly past: warnings, breaches, orphans, expiries."""
@@ -256,7 +259,8 @@ class SloEngine:
     # -- event handling -----------------------------------------------------------------
 
     def _open(
-        self, ticket_id: str, state: TicketState, opened: TicketOpened, now: int, out: list[BaseModel]
+        self, ticket_id: str, state: TicketState, opened: TicketOpened, occurred: int, now: int,
+        out: list[BaseModel],
     ) -> tuple[Effect, tuple[Ignored, ...]]:
         """Take the ticket's terms and start the clocks that start on the opening (or mark it
         not eligible), then apply what was buffered, in time order.
@@ -282,7 +286,7 @@ class SloEngine:
             state.customer_id = opened.customer_id
             state.account_manager = account_manager
             # Like the buffered events below: nothing fires before they are all applied.
-            self._offer(ticket_id, state, opened, datetime_to_micros(opened.occurred_at), now, out, fire_at_once=False)
+            self._offer(ticket_id, state, opened, occurred, now, out, fire_at_once=False)
             effect = Effect.CLOCK_STARTED if self._started else Effect.APPLIED
         buffered.sort(key=lambda event: datetime_to_micros(event.occurred_at))
         ignored: list[Ignored] = []
@@ -302,8 +306,10 @@ class SloEngine:
         out: list[BaseModel],
         *,
         fire_at_once: bool,
+        occurred: int | None = None,
     ) -> Ignored | None:
-        """An event for a ticket that has been opened (running, done or closed).
+        """An event for a ticket that has been opened (running, done or closed); ``occurred``:
+        its ``occurred_at`` in microseconds when the caller has it already.
 
         Returns why the event changed nothing, or ``None`` when it was applied.
         """
@@ -313,7 +319,8 @@ class SloEngine:
         if isinstance(event, TicketOpened):
             self.stats.ignored_extra_open += 1
             return Ignored.ALREADY_OPENED
-        occurred = datetime_to_micros(event.occurred_at)
+        if occurred is None:
+            occurred = datetime_to_micros(event.occurred_at)
         if event.type == "ticket.closed":
             for clock in state.clocks:
                 if clock.open:

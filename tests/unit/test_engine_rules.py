@@ -613,3 +613,21 @@ def test_engine_rejects_nonsense_settings() -> None:
         SloEngine(load_policy(), DictStateStore(), orphan_timeout=0)
     with pytest.raises(ValueError, match="seen_limit must be at least 1, got 0"):
         SloEngine(load_policy(), DictStateStore(), seen_limit=0)
+
+
+def test_apply_gives_the_events_instant_in_microseconds_it_computed_for_the_worker_lag() -> None:
+    from ticket_slo.schemas.policy import load_policy
+    from ticket_slo.streams.core.engine import SloEngine
+    from ticket_slo.streams.core.state_store import DictStateStore
+
+    engine = SloEngine(load_policy(), DictStateStore())
+    t0_us = 1_714_521_600 * 1_000_000  # T0, by hand
+    assert engine.apply(assigned("t1", at=0), clock(0)).occurred is None  # buffered: not computed
+    assert engine.apply(opened("t1", at=1), clock(1)).occurred == t0_us + 60_000_000
+    assert engine.apply(acknowledged("t1", at=2.5), clock(3)).occurred == t0_us + 150_000_000
+    assert engine.apply(closed("t1", at=4), clock(4)).occurred == t0_us + 240_000_000
+    assert engine.apply(acknowledged("t1", at=5), clock(5)).occurred == t0_us + 300_000_000  # ignored: closed
+    repeat = acknowledged("t2", at=1, event_id="same")
+    engine.apply(opened("t2", at=0), clock(1))
+    engine.apply(repeat, clock(1))
+    assert engine.apply(repeat, clock(1)).occurred is None  # a duplicate

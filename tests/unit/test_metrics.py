@@ -6,6 +6,7 @@ import json
 import threading
 from typing import Any
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -183,3 +184,22 @@ def test_a_batch_tally_counts_what_one_call_per_event_counts() -> None:
     assert counted == [s for s in samples(one_by_one) if s[0].startswith("ticket_slo_") and not s[0].endswith("_created")]
     assert ("ticket_slo_events_duplicate_total", {}, 1.0) in counted
     assert ("ticket_slo_event_lag_seconds_count", {}, 4.0) in counted
+
+
+def test_the_lag_comes_from_the_engines_microseconds_when_it_has_them() -> None:
+    from ticket_slo.schemas.validation import parse_event
+    from ticket_slo.streams.core.effects import Applied, Effect
+    from ticket_slo.streams.core.timebase import datetime_to_micros
+
+    body = {"event_id": "e1", "type": "ticket.acknowledged", "ticket_id": "T-1",
+            "occurred_at": "2026-11-30T10:00:00.250000+01:00"}
+    ev = parse_event(json.dumps(body).encode())
+    wall = ev.occurred_at.timestamp() + 12.5
+    metrics = SloMetrics([30.0])
+    tally = metrics.tally(wall)
+    tally.add(ev, Applied(Effect.APPLIED, [], occurred=datetime_to_micros(ev.occurred_at)))  # as the engine gives it
+    tally.add(ev, Applied(Effect.APPLIED, [], occurred=datetime_to_micros(ev.occurred_at) - 3_000_000))
+    tally.add(ev, Applied(Effect.APPLIED, []))  # none given: from the event's own timestamp
+    tally.flush()
+    lag_sum = [value for name, _, value in samples(metrics) if name == "ticket_slo_event_lag_seconds_sum"]
+    assert lag_sum == [pytest.approx(12.5 + 15.5 + 12.5, abs=1e-6)]
